@@ -1,0 +1,15 @@
+//! Sans-IO HTTP/1.1 codec: no async, no sockets, no clocks.
+//!
+//! Everything here works on byte slices and plain values so that it can be tested byte-exactly,
+//! with input split at every position, on any target (including wasm32-unknown-unknown).
+//!
+//! - [`request`]: validates a request and writes its head (request line and headers), plus the
+//!   chunked-encoding frames for streamed bodies.
+//! - [`response`]: parses a response head with httparse and decides its body framing and whether
+//!   the connection may be reused (RFC 9112 §6.3, §9.3).
+//! - [`body`]: the incremental body decoder (Content-Length, chunked with trailers,
+//!   close-delimited).
+
+pub mod body;
+pub mod request;
+pub mod response;
