@@ -18,9 +18,13 @@
 //! - [`block_on`]: runs a future to completion on the current thread, driving the backend's
 //!   reactor. Natively any executor works (async-io drives itself); on wasm32-wasip2 the futures
 //!   of this module make progress only under this `block_on`, because WASI 0.2 has no way to
-//!   wake a component except `wasi:io/poll`.
+//!   wake a component except `wasi:io/poll`. It must not be nested there.
+//! - [`poll_calls`]: how many `wasi:io/poll.poll` calls `block_on` has made on this thread, for
+//!   benchmarks and tests (always 0 natively, where async-io owns polling).
 //!
 //! Conventions shared by both backends:
+//! - `connect(host, port)` takes an IP literal (IPv6 with or without brackets) or a name, and
+//!   tries every resolved address in order. Native name lookup blocks the calling thread.
 //! - `poll_read` returning `Ok(0)` for a non-empty buffer means end of stream (the peer sent
 //!   FIN). The WASI backend never reports a 0-byte `read` from the host as end of stream; only
 //!   `stream-error::closed` is.
@@ -30,9 +34,19 @@
 #[cfg(not(target_os = "wasi"))]
 mod native;
 #[cfg(not(target_os = "wasi"))]
-pub use native::{block_on, sleep, sleep_until, Sleep, TcpListener, TcpStream};
+pub use native::{block_on, poll_calls, sleep, sleep_until, Sleep, TcpListener, TcpStream};
 
 #[cfg(target_os = "wasi")]
 mod wasi;
 #[cfg(target_os = "wasi")]
-pub use self::wasi::{block_on, sleep, sleep_until, Sleep, TcpListener, TcpStream};
+pub use self::wasi::{block_on, poll_calls, sleep, sleep_until, Sleep, TcpListener, TcpStream};
+
+use std::time::{Duration, Instant};
+
+/// `now + duration`, or about 30 years from now if that is not representable (a timer that
+/// never fires in practice, as for `sleep(Duration::MAX)`).
+fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 60 * 60))
+}
