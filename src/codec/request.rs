@@ -1,0 +1,944 @@
+//! The request side of the codec: where a request goes ([`Target`]) and its bytes on the wire
+//! (the head, and the chunk frames of a streamed body).
+//!
+//! Everything a caller hands in is validated before it can reach the wire: a header value with
+//! CR or LF would let a caller (or whoever controls a header value) smuggle a second request
+//! onto a pooled connection. `http`'s types already reject most bad input, but
+//! `HeaderValue::from_maybe_shared_unchecked` exists, so the writer checks again; the cost is a
+//! byte scan of data that is about to be copied anyway.
+
+use std::fmt;
+
+use http::uri::Scheme;
+use http::{header, HeaderMap, HeaderName, Method, Uri, Version};
+
+use super::error::{Excerpt, RequestError};
+use super::fields;
+
+/// The port of `http` URIs that do not name one.
+const DEFAULT_PORT: u16 = 80;
+
+/// Where a request goes: the pool key and the address to dial.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Always `http` (https is out of scope).
+    pub scheme: Scheme,
+    /// The host: a lowercase DNS name or IPv4 address, or an IPv6 address without brackets
+    /// (an RFC 6874 zone such as `%25eth0` is kept, verbatim, for dialing).
+    pub host: String,
+    /// The port; 80 when the URI names none.
+    pub port: u16,
+}
+
+impl Target {
+    /// The target of an absolute `http` URI (the scheme is matched case-insensitively).
+    ///
+    /// User information (`user:password@`) in the URI is ignored: it is never sent.
+    pub fn from_uri(uri: &Uri) -> Result<Target, RequestError> {
+        let authority = Authority::of(uri)?;
+        let host = authority.host;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        // Lowercase the host, but not an IPv6 zone: interface names are case-sensitive.
+        let zone = host.find('%').unwrap_or(host.len());
+        let mut lower = host[..zone].to_ascii_lowercase();
+        lower.push_str(&host[zone..]);
+        Ok(Target {
+            scheme: Scheme::HTTP,
+            host: lower,
+            port: authority.port,
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// The authority of an absolute `http` URI, validated and borrowed from it.
+struct Authority<'a> {
+    /// The host as written in the URI: brackets around IP literals, original case.
+    host: &'a str,
+    /// The port; [`DEFAULT_PORT`] when absent or empty (`http://host:/`).
+    port: u16,
+}
+
+impl<'a> Authority<'a> {
+    /// Checks the scheme and extracts host and port. `http` does not validate the port (its
+    /// `port_u16()` silently returns `None` for `:99999`), so it is parsed here.
+    fn of(uri: &'a Uri) -> Result<Self, RequestError> {
+        let scheme = uri.scheme_str().ok_or(RequestError::MissingScheme)?;
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(RequestError::UnsupportedScheme(scheme.to_owned()));
+        }
+        let authority = uri.authority().ok_or(RequestError::MissingHost)?;
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(RequestError::MissingHost);
+        }
+        let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+        let after_host = host_port
+            .strip_prefix(host)
+            .ok_or(RequestError::InvalidUri)?;
+        let port = match after_host.strip_prefix(':') {
+            None if after_host.is_empty() => DEFAULT_PORT,
+            Some("") => DEFAULT_PORT,
+            Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
+                digits.parse().map_err(|_| RequestError::InvalidUri)?
+            }
+            _ => return Err(RequestError::InvalidUri),
+        };
+        if !is_uri_host(host.as_bytes()) {
+            return Err(RequestError::InvalidHost);
+        }
+        Ok(Authority { host, port })
+    }
+
+    /// The host for the `Host` header and the authority-form: an IPv6 zone is removed, as
+    /// RFC 6874 §4 requires (it only means something on this machine).
+    fn host_for_wire(&self) -> (&'a str, bool) {
+        match self.host.find('%') {
+            Some(zone) if self.host.starts_with('[') => (&self.host[..zone], true),
+            _ => (self.host, false),
+        }
+    }
+
+    /// Appends `host[:port]`; the port is written when `always_port` or it is not 80.
+    fn write(&self, always_port: bool, out: &mut Vec<u8>) {
+        let (host, zone_removed) = self.host_for_wire();
+        out.extend_from_slice(host.as_bytes());
+        if zone_removed {
+            out.push(b']');
+        }
+        if always_port || self.port != DEFAULT_PORT {
+            out.push(b':');
+            push_decimal(u64::from(self.port), out);
+        }
+    }
+}
+
+/// Whether `b` may appear in a `uri-host` other than inside brackets: unreserved, sub-delims
+/// and `%` (RFC 3986 §3.2.2).
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+}
+
+/// Whether `host` is a bracketed IP literal or a reg-name/IPv4 address (RFC 3986 §3.2.2).
+fn is_uri_host(host: &[u8]) -> bool {
+    match host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
+        Some(literal) => {
+            !literal.is_empty() && literal.iter().all(|&b| b == b':' || is_host_byte(b))
+        }
+        None => !host.is_empty() && host.iter().all(|&b| is_host_byte(b)),
+    }
+}
+
+/// Whether a caller's `Host` value is `uri-host [":" port]` (RFC 9112 §3.2).
+fn is_host_header(value: &[u8]) -> bool {
+    let (host, port) = if value.starts_with(b"[") {
+        match value.iter().position(|&b| b == b']') {
+            Some(end) => value.split_at(end + 1),
+            None => return false,
+        }
+    } else {
+        let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+        value.split_at(colon)
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    is_uri_host(host) && port_ok
+}
+
+/// How the request body is framed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLength {
+    /// No body. `content-length: 0` is still sent for POST, PUT and PATCH, like Go does, since
+    /// some servers insist on a length for those methods.
+    Empty,
+    /// Exactly this many bytes follow the head (`content-length`).
+    Known(u64),
+    /// A body of unknown length, sent with `transfer-encoding: chunked` via [`write_chunk`] and
+    /// [`LAST_CHUNK`]. HTTP/1.1 only.
+    Chunked,
+}
+
+/// What the head writer decided; the connection layer needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The request as written carries `Connection: close`: the caller's header, or the one
+    /// added because `keep_alive` was false. The connection must be closed after the response.
+    pub wants_close: bool,
+    /// The method is HEAD: the response has no body whatever its headers say.
+    pub is_head: bool,
+}
+
+/// The last-chunk and empty trailer section that end a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Validates and appends the request head (request line, headers, blank line) to `out`.
+///
+/// The head is, in order:
+/// - `METHOD SP request-target SP HTTP/1.x CRLF`, where the target is the origin-form
+///   (`/path?query`, `/` when the path is empty), or for CONNECT the authority-form
+///   (`host:port`);
+/// - `host`: the caller's `Host` header if present, else the URI's host (IPv6 in brackets,
+///   zone removed) with `:port` unless the port is 80 (always, for CONNECT);
+/// - the caller's headers in `HeaderMap` iteration order, except `host`, `content-length` and
+///   `transfer-encoding` (the codec owns framing);
+/// - the framing header chosen from `body` (see [`BodyLength`]);
+/// - `connection: close` if `!keep_alive` and the caller did not send a `close` token; or, for an
+///   HTTP/1.0 request with `keep_alive`, `connection: keep-alive` unless the caller sent
+///   `keep-alive` or `close` (HTTP/1.0 connections are not persistent by default);
+/// - the empty line.
+///
+/// Names the codec adds are lowercase, like those `HeaderMap` yields.
+///
+/// On error `out` is left exactly as it was: nothing may be sent.
+pub fn write_request_head(
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    headers: &HeaderMap,
+    body: BodyLength,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<RequestInfo, RequestError> {
+    let start = out.len();
+    let result = write_head(method, uri, version, headers, body, keep_alive, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// [`write_request_head`] without the rollback.
+fn write_head(
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    headers: &HeaderMap,
+    body: BodyLength,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<RequestInfo, RequestError> {
+    let version_bytes: &[u8] = match (version, body) {
+        (Version::HTTP_11, _) => b"HTTP/1.1",
+        (Version::HTTP_10, BodyLength::Chunked) => return Err(RequestError::UnsupportedVersion),
+        (Version::HTTP_10, _) => b"HTTP/1.0",
+        _ => return Err(RequestError::UnsupportedVersion),
+    };
+    let authority = Authority::of(uri)?;
+    let estimate: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    out.reserve(estimate + 128);
+
+    // Request line. `Method` cannot hold anything but a token, so it needs no check.
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    if method == Method::CONNECT {
+        authority.write(true, out);
+    } else {
+        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        if !target.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(RequestError::InvalidUri);
+        }
+        if target.starts_with('?') {
+            out.push(b'/');
+        }
+        out.extend_from_slice(target.as_bytes());
+    }
+    out.push(b' ');
+    out.extend_from_slice(version_bytes);
+    out.extend_from_slice(b"\r\n");
+
+    // Host first: some servers (and RFC 9112 §3.2's SHOULD) expect it there.
+    out.extend_from_slice(b"host: ");
+    let mut caller_hosts = headers.get_all(header::HOST).iter();
+    match (caller_hosts.next(), caller_hosts.next()) {
+        (Some(host), None) if is_host_header(host.as_bytes()) => {
+            out.extend_from_slice(host.as_bytes());
+        }
+        (Some(_), _) => return Err(RequestError::InvalidHost),
+        (None, _) => authority.write(method == Method::CONNECT, out),
+    }
+    out.extend_from_slice(b"\r\n");
+
+    for (name, value) in headers {
+        if name == header::HOST
+            || name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+        {
+            continue;
+        }
+        check_field(name, value.as_bytes())?;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
+    match body {
+        BodyLength::Known(n) => {
+            out.extend_from_slice(b"content-length: ");
+            push_decimal(n, out);
+            out.extend_from_slice(b"\r\n");
+        }
+        BodyLength::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        BodyLength::Empty => {
+            if method == Method::POST || method == Method::PUT || method == Method::PATCH {
+                out.extend_from_slice(b"content-length: 0\r\n");
+            }
+        }
+    }
+
+    let caller_close = fields::has_token(headers.get_all(header::CONNECTION), "close");
+    if !keep_alive && !caller_close {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if version == Version::HTTP_10
+        && keep_alive
+        && !caller_close
+        && !fields::has_token(headers.get_all(header::CONNECTION), "keep-alive")
+    {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+
+    Ok(RequestInfo {
+        wants_close: caller_close || !keep_alive,
+        is_head: method == Method::HEAD,
+    })
+}
+
+/// Checks one caller header (see [`fields::is_token`], [`fields::is_field_value`]).
+fn check_field(name: &HeaderName, value: &[u8]) -> Result<(), RequestError> {
+    let name = name.as_str();
+    if !fields::is_token(name.as_bytes()) {
+        let quoted = Excerpt::new(name.as_bytes()).to_string();
+        return Err(RequestError::InvalidHeaderName(quoted));
+    }
+    if !fields::is_field_value(value) {
+        return Err(RequestError::InvalidHeaderValue {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Appends one chunk frame: `{len:x}\r\n`, `data`, `\r\n`. An empty `data` appends nothing,
+/// since an empty chunk would end the body.
+pub fn write_chunk(data: &[u8], out: &mut Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    out.reserve(data.len() + 20);
+    // A usize always fits in a u64 on the targets Rust supports.
+    push_hex(data.len() as u64, out);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal, without going through `fmt`.
+fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20]; // u64::MAX has 20 digits.
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `n` in lowercase hex, without going through `fmt`.
+fn push_hex(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 16]; // u64::MAX has 16 hex digits.
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    /// Writes a head after some existing bytes, checks they are untouched, returns the head.
+    fn head(
+        method: Method,
+        uri: &str,
+        version: Version,
+        headers: &HeaderMap,
+        body: BodyLength,
+        keep_alive: bool,
+    ) -> Result<(String, RequestInfo), RequestError> {
+        let uri: Uri = uri.parse().unwrap();
+        let mut out = b"previous".to_vec();
+        let result =
+            write_request_head(&method, &uri, version, headers, body, keep_alive, &mut out);
+        assert_eq!(&out[..8], b"previous");
+        match result {
+            Ok(info) => Ok((String::from_utf8(out[8..].to_vec()).unwrap(), info)),
+            Err(e) => {
+                assert_eq!(out, b"previous", "out must be unchanged on error");
+                Err(e)
+            }
+        }
+    }
+
+    /// A GET with keep-alive and no headers.
+    fn get(uri: &str) -> Result<String, RequestError> {
+        let none = HeaderMap::new();
+        head(
+            Method::GET,
+            uri,
+            Version::HTTP_11,
+            &none,
+            BodyLength::Empty,
+            true,
+        )
+        .map(|(h, _)| h)
+    }
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    const REUSE: RequestInfo = RequestInfo {
+        wants_close: false,
+        is_head: false,
+    };
+
+    #[test]
+    fn get_minimal() {
+        let none = HeaderMap::new();
+        let (h, info) = head(
+            Method::GET,
+            "http://example.com/a/b?c=d&e",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert_eq!(h, "GET /a/b?c=d&e HTTP/1.1\r\nhost: example.com\r\n\r\n");
+        assert_eq!(info, REUSE);
+    }
+
+    #[test]
+    fn origin_form_defaults() {
+        assert_eq!(
+            get("http://example.com").unwrap(),
+            "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n"
+        );
+        assert_eq!(
+            get("http://example.com?x=1").unwrap(),
+            "GET /?x=1 HTTP/1.1\r\nhost: example.com\r\n\r\n"
+        );
+        assert_eq!(
+            get("http://example.com/p#fragment").unwrap(),
+            "GET /p HTTP/1.1\r\nhost: example.com\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn host_from_uri() {
+        let cases = [
+            ("http://example.com:80/", "example.com"),
+            ("http://Example.COM:8080/", "Example.COM:8080"),
+            ("http://example.com:/", "example.com"),
+            ("http://[::1]/", "[::1]"),
+            ("http://[::1]:8080/", "[::1]:8080"),
+            ("http://[fe80::1%25eth0]:81/", "[fe80::1]:81"),
+            ("http://user:secret@example.com/", "example.com"),
+            ("http://127.0.0.1:1/", "127.0.0.1:1"),
+        ];
+        for (uri, host) in cases {
+            assert_eq!(
+                get(uri).unwrap(),
+                format!("GET / HTTP/1.1\r\nhost: {host}\r\n\r\n"),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn head_request() {
+        let none = HeaderMap::new();
+        let (h, info) = head(
+            Method::HEAD,
+            "http://h/",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert_eq!(h, "HEAD / HTTP/1.1\r\nhost: h\r\n\r\n");
+        assert_eq!(
+            info,
+            RequestInfo {
+                wants_close: false,
+                is_head: true
+            }
+        );
+    }
+
+    #[test]
+    fn post_known_length_and_caller_headers() {
+        let headers = map(&[
+            ("content-type", "text/plain"),
+            ("x-multi", "1"),
+            ("x-multi", "2"),
+            ("content-length", "999"),
+            ("transfer-encoding", "gzip"),
+            ("accept", "*/*"),
+        ]);
+        let (h, info) = head(
+            Method::POST,
+            "http://h/u",
+            Version::HTTP_11,
+            &headers,
+            BodyLength::Known(5),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "POST /u HTTP/1.1\r\nhost: h\r\ncontent-type: text/plain\r\nx-multi: 1\r\nx-multi: 2\r\n\
+             accept: */*\r\ncontent-length: 5\r\n\r\n"
+        );
+        assert_eq!(info, REUSE);
+    }
+
+    #[test]
+    fn chunked_body() {
+        let none = HeaderMap::new();
+        let (h, _) = head(
+            Method::PUT,
+            "http://h/",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Chunked,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "PUT / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn empty_body_length_only_for_post_put_patch() {
+        let none = HeaderMap::new();
+        for method in [Method::POST, Method::PUT, Method::PATCH] {
+            let (h, _) = head(
+                method.clone(),
+                "http://h/",
+                Version::HTTP_11,
+                &none,
+                BodyLength::Empty,
+                true,
+            )
+            .unwrap();
+            assert_eq!(
+                h,
+                format!("{method} / HTTP/1.1\r\nhost: h\r\ncontent-length: 0\r\n\r\n")
+            );
+        }
+        for method in [
+            Method::GET,
+            Method::DELETE,
+            Method::OPTIONS,
+            Method::from_bytes(b"PURGE").unwrap(),
+        ] {
+            let (h, _) = head(
+                method.clone(),
+                "http://h/",
+                Version::HTTP_11,
+                &none,
+                BodyLength::Empty,
+                true,
+            )
+            .unwrap();
+            assert_eq!(h, format!("{method} / HTTP/1.1\r\nhost: h\r\n\r\n"));
+        }
+        let (h, _) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Known(0),
+            true,
+        )
+        .unwrap();
+        assert_eq!(h, "GET / HTTP/1.1\r\nhost: h\r\ncontent-length: 0\r\n\r\n");
+        let (h, _) = head(
+            Method::POST,
+            "http://h/",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Known(u64::MAX),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 18446744073709551615\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn caller_host_overrides_uri() {
+        let headers = map(&[("x-a", "1"), ("host", "virtual.example:8080")]);
+        let (h, _) = head(
+            Method::GET,
+            "http://10.0.0.1/",
+            Version::HTTP_11,
+            &headers,
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "GET / HTTP/1.1\r\nhost: virtual.example:8080\r\nx-a: 1\r\n\r\n"
+        );
+        let headers = map(&[("host", "[::1]:1")]);
+        assert!(head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &headers,
+            BodyLength::Empty,
+            true
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_caller_host() {
+        for bad in [
+            "", "a b", "a/b", "a?b", "a#b", "user@h", "h:8x", "[::1", "h\t", "é",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_str(bad)
+                    .unwrap_or_else(|_| HeaderValue::from_bytes(bad.as_bytes()).unwrap()),
+            );
+            let got = head(
+                Method::GET,
+                "http://h/",
+                Version::HTTP_11,
+                &headers,
+                BodyLength::Empty,
+                true,
+            );
+            assert_eq!(got.unwrap_err(), RequestError::InvalidHost, "{bad:?}");
+        }
+        let two = map(&[("host", "a"), ("host", "b")]);
+        let got = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &two,
+            BodyLength::Empty,
+            true,
+        );
+        assert_eq!(got.unwrap_err(), RequestError::InvalidHost);
+    }
+
+    #[test]
+    fn keep_alive_false_adds_one_close() {
+        let none = HeaderMap::new();
+        let (h, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Empty,
+            false,
+        )
+        .unwrap();
+        assert_eq!(h, "GET / HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n");
+        assert!(info.wants_close);
+
+        let caller = map(&[("connection", "Upgrade, Close")]);
+        let (h, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &caller,
+            BodyLength::Empty,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "GET / HTTP/1.1\r\nhost: h\r\nconnection: Upgrade, Close\r\n\r\n"
+        );
+        assert!(info.wants_close);
+
+        // The caller's close counts even with keep-alive on.
+        let (h, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &caller,
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert_eq!(h.matches("onnection").count(), 1);
+        assert!(info.wants_close);
+
+        let other = map(&[("connection", "keep-alive")]);
+        let (h, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &other,
+            BodyLength::Empty,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "GET / HTTP/1.1\r\nhost: h\r\nconnection: keep-alive\r\nconnection: close\r\n\r\n"
+        );
+        assert!(info.wants_close);
+    }
+
+    #[test]
+    fn http_10() {
+        let none = HeaderMap::new();
+        let (h, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_10,
+            &none,
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "GET / HTTP/1.0\r\nhost: h\r\nconnection: keep-alive\r\n\r\n"
+        );
+        assert_eq!(info, REUSE);
+        let (h, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_10,
+            &none,
+            BodyLength::Empty,
+            false,
+        )
+        .unwrap();
+        assert_eq!(h, "GET / HTTP/1.0\r\nhost: h\r\nconnection: close\r\n\r\n");
+        assert!(info.wants_close);
+        let caller = map(&[("connection", "Keep-Alive")]);
+        let (h, _) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_10,
+            &caller,
+            BodyLength::Known(1),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "GET / HTTP/1.0\r\nhost: h\r\nconnection: Keep-Alive\r\ncontent-length: 1\r\n\r\n"
+        );
+        let got = head(
+            Method::POST,
+            "http://h/",
+            Version::HTTP_10,
+            &none,
+            BodyLength::Chunked,
+            true,
+        );
+        assert_eq!(got.unwrap_err(), RequestError::UnsupportedVersion);
+    }
+
+    #[test]
+    fn rejects_other_versions() {
+        let none = HeaderMap::new();
+        for version in [Version::HTTP_09, Version::HTTP_2, Version::HTTP_3] {
+            let got = head(
+                Method::GET,
+                "http://h/",
+                version,
+                &none,
+                BodyLength::Empty,
+                true,
+            );
+            assert_eq!(got.unwrap_err(), RequestError::UnsupportedVersion);
+        }
+    }
+
+    #[test]
+    fn connect_uses_authority_form() {
+        let none = HeaderMap::new();
+        let (h, _) = head(
+            Method::CONNECT,
+            "http://h/",
+            Version::HTTP_11,
+            &none,
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert_eq!(h, "CONNECT h:80 HTTP/1.1\r\nhost: h:80\r\n\r\n");
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        assert_eq!(
+            get("https://h/").unwrap_err(),
+            RequestError::UnsupportedScheme("https".into())
+        );
+        assert_eq!(
+            get("ftp://h/").unwrap_err(),
+            RequestError::UnsupportedScheme("ftp".into())
+        );
+        assert_eq!(get("/relative").unwrap_err(), RequestError::MissingScheme);
+        assert_eq!(get("*").unwrap_err(), RequestError::MissingScheme);
+        // Non-ASCII in the path: valid for `http::Uri`, not for a request line.
+        assert_eq!(
+            get("http://h/caf\u{e9}").unwrap_err(),
+            RequestError::InvalidUri
+        );
+        assert_eq!(
+            get("http://h/?q=\u{e9}").unwrap_err(),
+            RequestError::InvalidUri
+        );
+        // `http::Uri` accepts these ports but cannot return them.
+        assert_eq!(
+            get("http://h:65536/").unwrap_err(),
+            RequestError::InvalidUri
+        );
+        assert_eq!(get("http://h:8x/").unwrap_err(), RequestError::InvalidUri);
+        assert_eq!(
+            get("HTTP://h/").unwrap(),
+            "GET / HTTP/1.1\r\nhost: h\r\n\r\n"
+        );
+    }
+
+    /// `http`'s safe constructors cannot build a bad name or value (only the `unsafe`
+    /// `from_maybe_shared_unchecked`, which this crate forbids, can), so the check that
+    /// guards the writer against them is tested directly.
+    #[test]
+    fn rejects_bad_fields() {
+        let name = HeaderName::from_static("x-token");
+        for bad in [
+            &b"a\r\nx-injected: 1"[..],
+            b"a\n",
+            b"a\r",
+            b"a\0b",
+            b"\x01",
+            b"\x7f",
+        ] {
+            assert_eq!(
+                check_field(&name, bad),
+                Err(RequestError::InvalidHeaderValue {
+                    name: "x-token".into()
+                })
+            );
+            assert!(HeaderValue::from_bytes(bad).is_err());
+        }
+        assert_eq!(check_field(&name, b"ok \t\xff"), Ok(()));
+        let error = RequestError::InvalidHeaderValue {
+            name: "x-token".into(),
+        };
+        assert!(!error.to_string().contains("injected"));
+        assert!(HeaderName::from_bytes(b"bad name").is_err());
+        assert!(HeaderName::from_bytes(b"bad:name").is_err());
+    }
+
+    #[test]
+    fn target_from_uri() {
+        let target = |uri: &str| Target::from_uri(&uri.parse().unwrap());
+        let t = target("http://Example.COM/x").unwrap();
+        assert_eq!(
+            t,
+            Target {
+                scheme: Scheme::HTTP,
+                host: "example.com".into(),
+                port: 80
+            }
+        );
+        assert_eq!(t.to_string(), "http://example.com:80");
+        let t = target("HTTP://[::FFFF:1.2.3.4]:8080").unwrap();
+        assert_eq!(t.host, "::ffff:1.2.3.4");
+        assert_eq!(t.port, 8080);
+        assert_eq!(t.to_string(), "http://[::ffff:1.2.3.4]:8080");
+        assert_eq!(
+            target("http://[FE80::1%25Eth0]/").unwrap().host,
+            "fe80::1%25Eth0"
+        );
+        assert_eq!(target("http://u:p@h:1/").unwrap().to_string(), "http://h:1");
+        assert_eq!(
+            target("https://h/"),
+            Err(RequestError::UnsupportedScheme("https".into()))
+        );
+        assert_eq!(target("/x"), Err(RequestError::MissingScheme));
+        assert_eq!(target("http://h:99999/"), Err(RequestError::InvalidUri));
+        assert_eq!(target("http://h/"), target("http://H:80/"));
+    }
+
+    #[test]
+    fn chunks() {
+        let mut out = Vec::new();
+        write_chunk(b"hello", &mut out);
+        write_chunk(b"", &mut out);
+        write_chunk(&[b'x'; 26], &mut out);
+        out.extend_from_slice(LAST_CHUNK);
+        let mut expected = b"5\r\nhello\r\n1a\r\n".to_vec();
+        expected.extend_from_slice(&[b'x'; 26]);
+        expected.extend_from_slice(b"\r\n0\r\n\r\n");
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn number_formatting() {
+        for n in [0, 1, 9, 10, 15, 16, 255, 4096, 1 << 40, u64::MAX] {
+            let mut dec = Vec::new();
+            push_decimal(n, &mut dec);
+            assert_eq!(dec, n.to_string().into_bytes());
+            let mut hex = Vec::new();
+            push_hex(n, &mut hex);
+            assert_eq!(hex, format!("{n:x}").into_bytes());
+        }
+    }
+}
