@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use wasi::clocks::monotonic_clock;
 use wasi::io::poll::{poll, Pollable};
 
 thread_local! {
@@ -55,6 +56,10 @@ struct Reactor {
     registrations: Vec<Registration>,
     /// Spare allocation for the `&[&Pollable]` argument of `poll`, recycled across iterations.
     poll_list: Vec<&'static Pollable>,
+    /// A zero-duration timer, created on first need and kept: once ready it stays ready, so
+    /// adding it to a `poll` list makes that call return at once. Not a child of any other
+    /// resource, so it may live as long as the thread.
+    immediate: Option<Pollable>,
 }
 
 impl Reactor {
@@ -62,6 +67,7 @@ impl Reactor {
         Reactor {
             registrations: Vec::new(),
             poll_list: Vec::new(),
+            immediate: None,
         }
     }
 
@@ -215,20 +221,46 @@ fn next_key() -> u64 {
 /// Panics if nothing is registered: the caller's future is pending with no wake-up
 /// outstanding and nothing that could ever produce one.
 fn turn(woken: &mut Vec<Waker>) {
+    turn_inner(woken, false);
+}
+
+/// Like [`turn`], but never blocks: a zero-duration timer (always ready) rides along in the
+/// `poll` list, so the call returns at once with whatever is ready now. Used when the root
+/// future was woken while it ran (a task yielded, or woke another), so that such tasks cannot
+/// starve I/O: without it, a future that keeps waking itself would never let `poll` run.
+/// Does nothing when nothing is registered.
+fn turn_nonblocking(woken: &mut Vec<Waker>) {
+    turn_inner(woken, true);
+}
+
+fn turn_inner(woken: &mut Vec<Waker>, nonblocking: bool) {
     REACTOR.with_borrow_mut(|r| {
-        assert!(
-            !r.registrations.is_empty(),
-            "internal error: block_on: future is pending with nothing to wait for (deadlock)"
-        );
+        if r.registrations.is_empty() {
+            assert!(
+                nonblocking,
+                "internal error: block_on: future is pending with nothing to wait for (deadlock)"
+            );
+            return;
+        }
         let mut list = recycle(mem::take(&mut r.poll_list));
         list.extend(r.registrations.iter().map(|reg| &*reg.pollable));
+        let immediate = r
+            .immediate
+            .get_or_insert_with(|| monotonic_clock::subscribe_duration(0));
+        if nonblocking {
+            list.push(immediate);
+        }
         let ready = poll(&list);
         r.poll_list = recycle(list);
         POLL_CALLS.with(|c| c.set(c.get() + 1));
 
-        // `ready` holds indices into `registrations`, in no particular order. Remove from the
-        // highest index down so `swap_remove` never moves an entry that is still to be removed.
+        // `ready` holds indices into `registrations` (plus, when non-blocking, the index of
+        // the immediate timer, one past the last registration), in no particular order.
+        // Remove from the highest index down so `swap_remove` never moves an entry that is
+        // still to be removed.
+        let registered = r.registrations.len() as u32;
         let mut ready = ready;
+        ready.retain(|i| *i < registered);
         ready.sort_unstable_by(|a, b| b.cmp(a));
         ready.dedup();
         for i in ready {
@@ -298,6 +330,13 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     loop {
         if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
             return output;
+        }
+        if flag.0.swap(false, Ordering::Relaxed) {
+            // Woken while it ran: poll it again, after letting through any I/O that is
+            // ready now (see `turn_nonblocking`).
+            turn_nonblocking(&mut woken);
+            flag.0.store(false, Ordering::Relaxed);
+            continue;
         }
         while !flag.0.swap(false, Ordering::Relaxed) {
             turn(&mut woken);
