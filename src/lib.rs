@@ -1,8 +1,67 @@
-//! roundtrip: a pooled HTTP/1.1 client transport for WebAssembly components.
+//! # roundtrip
+//!
+//! A pooled HTTP/1.1 client transport for WebAssembly components (`wasm32-wasip2`, over
+//! `wasi:sockets`) and native hosts, after Go's `net/http.Transport`.
+//!
+//! ```no_run
+//! use roundtrip::{Body, Transport};
+//!
+//! roundtrip::net::block_on(async {
+//!     let transport = Transport::new();
+//!     for _ in 0..3 {
+//!         let req = http::Request::get("http://127.0.0.1:8080/").body(Body::empty())?;
+//!         let mut resp = transport.round_trip(req).await?;
+//!         let text = resp.body_mut().text().await?;
+//!         println!("{} ({} bytes)", resp.status(), text.len());
+//!     }
+//!     // One connection served all three requests.
+//!     assert_eq!(transport.stats().dials, 1);
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! });
+//! ```
+//!
+//! ## Design
+//!
+//! - **Layers**, each depending only on the ones below: the sans-IO [`codec`] (request writer,
+//!   response head parser, body framing); the [`net`] layer (WASI 0.2 or native TCP, same API);
+//!   the idle pool; the connection and its per-exchange read and write tasks; the
+//!   [`Transport`] with `round_trip`.
+//! - **Single-threaded and executor-agnostic.** Nothing is spawned. A connection's read and
+//!   write tasks are state machines inside the round-trip future and then the response body;
+//!   they run when the caller polls. Dropping either at any point closes the connection (Go's
+//!   "caller gone" signal is ownership here) and keeps the accounting exact.
+//! - **Reuse is a value.** Every close records a [`CloseReason`]; [`PoolStats`] counts them.
+//!
+//! ## In scope / out of scope
+//!
+//! In: HTTP/1.1 (and 1.0 servers) over plain TCP; keep-alive pooling; chunked and sized
+//! request and response bodies; trailers; timeouts for connect and the response head; retries
+//! of replayable requests on stale pooled connections. Out: TLS, HTTP/2, proxies, redirects,
+//! cookies, decompression (layers above a transport, or future work).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
+mod body;
 pub mod close;
 pub mod codec;
+mod conn;
+pub mod error;
+mod exchange;
+mod lease;
 pub mod net;
+mod pool;
+mod response;
+mod stats;
+mod transport;
+mod write;
 
+pub use body::Body;
 pub use close::CloseReason;
+pub use error::{Error, Phase};
+pub use response::ResponseBody;
+pub use stats::PoolStats;
+pub use transport::{
+    Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,
+};

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Starts or stops a private nginx for the interop tests.
+#   scripts/nginx.sh start DIR   -> prints the base URL; files, logs and pid under DIR
+#   scripts/nginx.sh stop DIR
+set -euo pipefail
+cmd=${1:?start|stop}; dir=${2:?directory}
+here=$(cd "$(dirname "$0")" && pwd)
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+case "$cmd" in
+start)
+    mkdir -p "$dir/www"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" "$here/nginx.conf" > "$dir/nginx.conf"
+    printf 'hello from nginx\n' > "$dir/www/hello.txt"
+    head -c 1048576 /dev/zero | tr '\0' 'x' > "$dir/www/big.bin"
+    seq 1 20000 > "$dir/www/big.txt"
+    "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+    for _ in $(seq 50); do
+        if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
+            echo "http://127.0.0.1:$port"; exit 0
+        fi
+        sleep 0.1
+    done
+    echo "nginx did not start; see $dir/error.log" >&2; cat "$dir/error.log" >&2; exit 1
+    ;;
+stop)
+    if [ -f "$dir/nginx.pid" ]; then kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true; fi
+    ;;
+esac

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what roundtrip's demo and tests need on a fresh Debian machine with Rust (rustup):
+#   scripts/setup.sh          the wasm32-wasip2 target and wasmtime
+#   scripts/setup.sh nginx    ... and nginx (for the interop tests)
+# Idempotent: each step is skipped when already done.
+set -euo pipefail
+
+WASMTIME_VERSION=48.0.8   # builds with rustc 1.95; any wasmtime >= 25 on PATH is used as is
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi
+
+wasmtime_ok() {
+    command -v wasmtime >/dev/null 2>&1 || return 1
+    local major
+    major=$(wasmtime --version | sed -E 's/^wasmtime[^0-9]*([0-9]+)\..*/\1/')
+    [ "${major:-0}" -ge 25 ]
+}
+if ! wasmtime_ok; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+    if ! wasmtime_ok; then
+        echo "installing wasmtime-cli $WASMTIME_VERSION from crates.io (about 16 minutes, once per machine)" >&2
+        cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked
+    fi
+fi
+
+if [ "${1:-}" = nginx ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nginx-light >/dev/null 2>&1 \
+        || DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nginx
+fi

@@ -1,0 +1,234 @@
+//! The one error type of roundtrip.
+
+use std::io;
+use std::time::Duration;
+
+pub use crate::codec::error::{Excerpt, ProtocolError, RequestError};
+
+/// Where in a round trip an error happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Checking the request before anything was sent (or dialed).
+    Request,
+    /// Resolving the host name.
+    Resolve,
+    /// Establishing the TCP connection.
+    Connect,
+    /// Writing the request head or body.
+    Write,
+    /// Waiting for and reading the response head.
+    ReadHead,
+    /// Reading the response body.
+    ReadBody,
+    /// The server's bytes violated HTTP/1.1 (head or body framing).
+    Protocol,
+    /// The exchange was abandoned: a response body used after its connection was torn down.
+    Canceled,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Request => "invalid request",
+            Phase::Resolve => "resolve",
+            Phase::Connect => "connect",
+            Phase::Write => "write request",
+            Phase::ReadHead => "read response head",
+            Phase::ReadBody => "read response body",
+            Phase::Protocol => "protocol",
+            Phase::Canceled => "canceled",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a round trip or a response body read failed.
+///
+/// The `Display` text names the phase and what went wrong; [`Error::phase`] and the `is_*`
+/// predicates classify it; `source()` gives the underlying I/O or protocol error. Bad input from
+/// the caller ([`Error::Request`]) is reported before anything is dialed or sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request cannot be sent as given; nothing was dialed or sent.
+    #[error("invalid request: {0}")]
+    Request(#[from] RequestError),
+    /// The host name did not resolve.
+    #[error("resolve {host}: {source}")]
+    Resolve {
+        /// The name that was looked up.
+        host: String,
+        /// What the resolver said.
+        source: io::Error,
+    },
+    /// The TCP connection could not be established.
+    #[error("connect to {target}: {source}")]
+    Connect {
+        /// `scheme://host:port` that was dialed.
+        target: String,
+        /// What the socket layer said.
+        source: io::Error,
+    },
+    /// Connecting took longer than the transport's `connect_timeout`.
+    #[error("connect to {target}: timed out after {after:?}")]
+    ConnectTimeout {
+        /// `scheme://host:port` that was dialed.
+        target: String,
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// Writing the request to the connection failed.
+    #[error("write request: {source}")]
+    Write {
+        /// What the socket layer said.
+        source: io::Error,
+    },
+    /// The caller's request body failed, or produced a different number of bytes than its
+    /// declared length. The connection was closed (the server saw a truncated request).
+    #[error("request body: {source}")]
+    RequestBody {
+        /// The reader's error, or `InvalidData` for a length mismatch.
+        source: io::Error,
+    },
+    /// Reading the response head failed; `UnexpectedEof` when the server closed the
+    /// connection before sending a complete head.
+    #[error("read response head: {source}")]
+    ReadHead {
+        /// What the socket layer said.
+        source: io::Error,
+    },
+    /// No response head arrived within the transport's `response_header_timeout` after the
+    /// request was written.
+    #[error("read response head: timed out after {after:?}")]
+    ResponseHeaderTimeout {
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// Reading the response body failed.
+    #[error("read response body: {source}")]
+    ReadBody {
+        /// What the socket layer said.
+        source: io::Error,
+    },
+    /// The server's bytes violated HTTP/1.1; the error quotes the offending bytes (truncated).
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The response body was read after an earlier error tore its connection down.
+    #[error("canceled: the response body's connection was already closed by an earlier error")]
+    Canceled,
+}
+
+impl Error {
+    /// The phase of the round trip in which this error happened.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Error::Request(_) => Phase::Request,
+            Error::Resolve { .. } => Phase::Resolve,
+            Error::Connect { .. } | Error::ConnectTimeout { .. } => Phase::Connect,
+            Error::Write { .. } | Error::RequestBody { .. } => Phase::Write,
+            Error::ReadHead { .. } | Error::ResponseHeaderTimeout { .. } => Phase::ReadHead,
+            Error::ReadBody { .. } => Phase::ReadBody,
+            Error::Protocol(_) => Phase::Protocol,
+            Error::Canceled => Phase::Canceled,
+        }
+    }
+
+    /// A timeout expired (connect or response head).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::ConnectTimeout { .. } | Error::ResponseHeaderTimeout { .. } => true,
+            Error::Connect { source, .. }
+            | Error::Write { source }
+            | Error::ReadHead { source }
+            | Error::ReadBody { source } => source.kind() == io::ErrorKind::TimedOut,
+            _ => false,
+        }
+    }
+
+    /// No connection could be established (resolve, connect or connect timeout).
+    pub fn is_connect(&self) -> bool {
+        matches!(self.phase(), Phase::Resolve | Phase::Connect)
+    }
+
+    /// The caller's request was invalid; nothing was sent.
+    pub fn is_request(&self) -> bool {
+        matches!(self, Error::Request(_))
+    }
+
+    /// The server violated the protocol.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, Error::Protocol(_))
+    }
+
+    /// The protocol error, if this is one.
+    pub fn protocol_error(&self) -> Option<&ProtocolError> {
+        match self {
+            Error::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The server closed the connection before a response head was complete.
+    pub fn is_closed_before_response(&self) -> bool {
+        matches!(self, Error::ReadHead { source } if source.kind() == io::ErrorKind::UnexpectedEof)
+    }
+
+    /// Converts into an `io::Error` (for `AsyncRead` on response bodies), keeping `self` as the
+    /// inner error so `Error::from_io` can recover it.
+    pub(crate) fn into_io(self) -> io::Error {
+        let kind = match &self {
+            Error::ReadBody { source } => source.kind(),
+            Error::Protocol(_) => io::ErrorKind::InvalidData,
+            _ if self.is_timeout() => io::ErrorKind::TimedOut,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, self)
+    }
+
+    /// Recovers an `Error` wrapped by a response body's `AsyncRead`, or wraps a foreign
+    /// `io::Error` as a body read error.
+    pub fn from_io(e: io::Error) -> Error {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+                Some(Ok(err)) => return *err,
+                _ => panic!("internal error: io::Error inner changed type"),
+            }
+        }
+        Error::ReadBody { source: e }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_round_trip_keeps_the_error() {
+        let e = Error::Protocol(ProtocolError::ConflictingContentLength).into_io();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let back = Error::from_io(e);
+        assert!(back.is_protocol());
+    }
+
+    #[test]
+    fn predicates() {
+        let t = Error::ResponseHeaderTimeout {
+            after: Duration::from_secs(1),
+        };
+        assert!(t.is_timeout());
+        assert_eq!(t.phase(), Phase::ReadHead);
+        let c = Error::Connect {
+            target: "http://x:1".into(),
+            source: io::ErrorKind::ConnectionRefused.into(),
+        };
+        assert!(c.is_connect());
+        assert!(!c.is_timeout());
+        assert!(c.to_string().starts_with("connect to http://x:1"));
+    }
+}
