@@ -9,6 +9,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 case "$cmd" in
 start)
     mkdir -p "$dir/www"
+    chmod 755 "$dir" "$dir/www"   # nginx workers run as an unprivileged user
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" "$here/nginx.conf" > "$dir/nginx.conf"
     printf 'hello from nginx\n' > "$dir/www/hello.txt"

@@ -277,7 +277,7 @@ impl Transport {
             );
             match poll_fn(|cx| exchange.poll_head(cx)).await {
                 Ok(resp_head) => {
-                    return self.into_response(
+                    return Self::make_response(
                         exchange,
                         &parts.method,
                         info.wants_close,
@@ -341,8 +341,7 @@ impl Transport {
 
     /// Builds the response from its head; a bodyless response releases the connection (to the
     /// pool, when clean) before it is returned.
-    fn into_response(
-        &self,
+    fn make_response(
         exchange: Exchange,
         method: &Method,
         request_wants_close: bool,

@@ -117,12 +117,15 @@ fn closed_before_response() {
     assert_eq!(err.phase(), Phase::ReadHead);
 }
 
+/// Which request error a case expects.
+type Expect = fn(&RequestError) -> bool;
+
 #[test]
 fn invalid_requests_fail_before_anything_is_dialed() {
     let t = Transport::new();
     roundtrip::net::block_on(async {
         assert!(http::HeaderValue::from_bytes(b"a\r\nx-evil: 1").is_err());
-        let cases: Vec<(http::Request<Body>, fn(&RequestError) -> bool)> = vec![
+        let cases: Vec<(http::Request<Body>, Expect)> = vec![
             (get("https://127.0.0.1:1/"), |e| {
                 matches!(e, RequestError::UnsupportedScheme(_))
             }),

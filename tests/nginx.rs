@@ -3,7 +3,7 @@
 //! `scripts/test.sh` installs and starts nginx (config: `scripts/nginx.conf`) and passes its
 //! address in `ROUNDTRIP_NGINX_URL`; under wasmtime the runner's `-S inherit-env=y` hands the
 //! variable to the component. Without it, these tests print a note and pass — unless
-//! `ROUNDTRIP_REQUIRE_NGINX` is set (the test script sets it), so CI cannot skip them silently.
+//! `ROUNDTRIP_FULL_TEST` is set (the test script sets it), so CI cannot skip them silently.
 
 mod common;
 
@@ -14,8 +14,8 @@ use roundtrip::{Body, Transport};
 fn nginx() -> Option<String> {
     match std::env::var("ROUNDTRIP_NGINX_URL") {
         Ok(url) => Some(url.trim_end_matches('/').to_string()),
-        Err(_) if std::env::var_os("ROUNDTRIP_REQUIRE_NGINX").is_some() => {
-            panic!("ROUNDTRIP_REQUIRE_NGINX is set but ROUNDTRIP_NGINX_URL is not")
+        Err(_) if std::env::var_os("ROUNDTRIP_FULL_TEST").is_some() => {
+            panic!("ROUNDTRIP_FULL_TEST is set but ROUNDTRIP_NGINX_URL is not")
         }
         Err(_) => {
             eprintln!("note: ROUNDTRIP_NGINX_URL not set; run scripts/test.sh for nginx interop");

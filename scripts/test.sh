@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every check and test of roundtrip, natively and as wasm32-wasip2 components under
+# wasmtime, including interop with a real nginx. Installs what it needs first
+# (scripts/setup.sh: the wasm32-wasip2 target, wasmtime, nginx).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+scripts/setup.sh nginx
+
+step "start nginx"
+nginx_dir=$(mktemp -d)
+trap 'scripts/nginx.sh stop "$nginx_dir"; rm -rf "$nginx_dir"' EXIT
+ROUNDTRIP_NGINX_URL=$(scripts/nginx.sh start "$nginx_dir")
+export ROUNDTRIP_NGINX_URL
+# Nothing may be skipped: tests that need nginx or a built component fail without them.
+export ROUNDTRIP_FULL_TEST=1
+echo "nginx at $ROUNDTRIP_NGINX_URL"
+
+step "format and lints (both targets)"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --target wasm32-wasip2 -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
+
+step "build the get example as a release component"
+cargo build --release --example get --target wasm32-wasip2
+component=target/wasm32-wasip2/release/examples/get.wasm
+export ROUNDTRIP_COMPONENT="$PWD/$component"
+
+step "cargo test (native)"
+cargo test
+
+step "cargo test --target wasm32-wasip2 (under wasmtime)"
+cargo test --target wasm32-wasip2
+
+step "get -n 100 against nginx uses exactly one TCP connection (nginx \$connection)"
+check_one_connection() {
+    local label=$1; shift
+    : > "$nginx_dir/access.log"
+    "$@" -q -n 100 --stats "$ROUNDTRIP_NGINX_URL/hello.txt" > /dev/null
+    local requests conns
+    requests=$(wc -l < "$nginx_dir/access.log")
+    conns=$(awk '{print $1}' "$nginx_dir/access.log" | sort -u | wc -l)
+    echo "$label: $requests requests over $conns connection(s)"
+    [ "$requests" -eq 100 ] && [ "$conns" -eq 1 ]
+}
+cargo build -q --release --example get
+check_one_connection native target/release/examples/get
+check_one_connection wasm32-wasip2 \
+    wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y "$component"
+
+step "all tests passed"
