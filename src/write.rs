@@ -51,8 +51,13 @@ enum Source {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
+    /// Bytes of the request remain to be handed to the socket.
     Sending,
+    /// Everything was handed over; the final flush is still to be issued.
     Flushing,
+    /// The request was written and its flush issued. The task does not wait for the flush
+    /// to complete (on WASI that costs host calls and a wake-up): the next write on the
+    /// connection waits for it, and the response proves the server received the request.
     Done,
 }
 
@@ -95,7 +100,7 @@ impl WriteTask {
             match self.state {
                 State::Done => return Poll::Ready(Ok(())),
                 State::Flushing => {
-                    ready!(io.poll_flush(cx)).map_err(|source| Error::Write { source })?;
+                    io.start_flush().map_err(|source| Error::Write { source })?;
                     self.state = State::Done;
                 }
                 State::Sending => {
@@ -162,7 +167,7 @@ impl WriteTask {
                     Poll::Pending => {
                         // The body blocks: make sure what was written so far (at least the
                         // head) reaches the server, which may be waiting for it.
-                        ready!(io.poll_flush(cx)).map_err(|source| Error::Write { source })?;
+                        io.start_flush().map_err(|source| Error::Write { source })?;
                         return Poll::Pending;
                     }
                 };

@@ -10,7 +10,8 @@
 //! Both backends expose exactly the same items:
 //!
 //! - [`TcpStream`]: `connect(host, port)`, `poll_read`, `poll_write`, `poll_flush`,
-//!   `try_read_now` (a non-blocking probe), `shutdown_write`, `local_addr`, `peer_addr`, and
+//!   `start_flush` (flush without waiting for completion), `try_read_now` (a non-blocking
+//!   probe), `shutdown_write`, `local_addr`, `peer_addr`, and
 //!   futures-io `AsyncRead`/`AsyncWrite`.
 //! - [`TcpListener`]: `bind(addr)`, `local_addr()`, `accept().await`, for test servers and the
 //!   demo's embedded server.

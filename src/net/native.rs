@@ -88,6 +88,12 @@ impl TcpStream {
         futures_io::AsyncWrite::poll_flush(Pin::new(&mut self.inner), cx)
     }
 
+    /// Starts sending everything written so far without waiting for it to complete. Natively
+    /// there is nothing to do: writes go straight to the kernel.
+    pub fn start_flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Non-blocking probe, for idle pooled connections. Never registers a waker.
     ///
     /// `Ok(None)`: nothing available now (the connection is alive and quiet). `Ok(Some(0))`:

@@ -8,7 +8,7 @@
 //! - write: 2 (`check-write`, `write`), or 1 when the previous `check-write` permit is unused
 //!   (e.g. the first write after a completed flush).
 //! - flush: 2 (`flush`, `check-write` to observe completion); 0 if nothing was written since
-//!   the last flush.
+//!   the last flush. `start_flush` issues the `flush` without waiting: 1.
 //! - A poll that finds its source still registered with the reactor (a spurious wake-up, e.g.
 //!   from a combinator polling all its children) returns `Pending` with no host call at all.
 //!
@@ -129,13 +129,24 @@ impl TcpStream {
             if !self.unflushed {
                 return Poll::Ready(Ok(()));
             }
+            self.start_flush()?;
+        }
+        // After `flush`, `check-write` reports 0 until the flush has completed.
+        self.poll_permit(cx)
+    }
+
+    /// Starts sending everything written so far (`flush`), without waiting for it to
+    /// complete: 1 host call, or none if nothing was written since the last flush. The next
+    /// write waits for the flush to complete (`check-write` reports 0 until it has), so
+    /// ordering is kept; a flush failure surfaces there.
+    pub fn start_flush(&mut self) -> io::Result<()> {
+        if self.unflushed && !self.flushing {
             self.output.flush().map_err(error::write)?;
             self.unflushed = false;
             self.flushing = true;
             self.permit = 0;
         }
-        // After `flush`, `check-write` reports 0 until the flush has completed.
-        self.poll_permit(cx)
+        Ok(())
     }
 
     /// Non-blocking probe, for idle pooled connections. Never registers a waker.
