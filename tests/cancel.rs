@@ -71,6 +71,73 @@ fn dropping_the_round_trip_future_at_every_poll_closes_the_connection() {
     }
 }
 
+/// Drops a chunked response body after `k` polls, for every `k` until it is read to the end.
+/// Whatever the step, the connection is either pooled (the rest of the body was already
+/// buffered) or closed as `CallerGone`, and the accounting balances.
+#[test]
+fn dropping_the_body_at_every_poll_pools_or_closes_cleanly() {
+    let mut k = 0;
+    loop {
+        let server = Server::bind();
+        let url = server.url("/");
+        let t = Transport::new();
+        let client_done = Signal::new();
+        let finished = run(
+            async {
+                let mut peer = server.accept().await;
+                peer.read_request().await.unwrap();
+                peer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await;
+                for piece in [&b"4\r\nabcd\r\n"[..], b"4\r\nefgh\r", b"\n0\r\n", b"\r\n"] {
+                    futures_lite::future::yield_now().await;
+                    if !peer.try_write(piece).await {
+                        break; // the client dropped the body and closed the connection
+                    }
+                }
+                client_done.wait().await;
+                peer.until_eof().await;
+            },
+            async {
+                let mut resp = t.round_trip(get(&url)).await.unwrap();
+                let mut got = Vec::new();
+                let mut finished = false;
+                let mut buf = [0u8; 3];
+                for _ in 0..k {
+                    let mut read = futures_lite::future::poll_fn(|cx| {
+                        Poll::Ready(resp.body_mut().poll_read_body(cx, &mut buf))
+                    });
+                    match poll_once(&mut read).await {
+                        Poll::Ready(Poll::Ready(Ok(0))) => {
+                            finished = true;
+                            break;
+                        }
+                        Poll::Ready(Poll::Ready(Ok(n))) => got.extend_from_slice(&buf[..n]),
+                        Poll::Ready(Poll::Ready(Err(e))) => panic!("{e}"),
+                        _ => futures_lite::future::yield_now().await,
+                    }
+                }
+                assert!(b"abcdefgh".starts_with(&got));
+                drop(resp);
+                let s = balanced(&t);
+                assert!(
+                    (s.idle, s.closed_total()) == (1, 0)
+                        || (s.idle, s.closed(CloseReason::CallerGone)) == (0, 1),
+                    "step {k}: {s}"
+                );
+                t.close_idle_connections();
+                client_done.fire();
+                finished
+            },
+        );
+        balanced(&t);
+        if finished {
+            break;
+        }
+        k += 1;
+        assert!(k < 200, "body never finished");
+    }
+}
+
 #[test]
 fn dropping_a_body_early_closes_unless_it_is_fully_buffered() {
     let server = Server::bind();

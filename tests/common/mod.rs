@@ -221,6 +221,11 @@ impl Peer {
         self.stream.flush().await.expect("server flush");
     }
 
+    /// Writes `bytes`; returns false if the client has gone away (reset or closed).
+    pub async fn try_write(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).await.is_ok() && self.stream.flush().await.is_ok()
+    }
+
     /// Writes a 200 response with `body` and a Content-Length.
     pub async fn respond(&mut self, body: &str) {
         let resp = format!(
