@@ -17,8 +17,6 @@ use std::fmt;
 pub enum CloseReason {
     /// The transport is configured with `disable_keep_alives`.
     KeepAlivesDisabled,
-    /// The connection is in a bad state (an earlier operation failed on it).
-    Broken,
     /// The idle pool was full across all hosts (`max_idle_total`); the oldest idle connection
     /// was closed.
     TooManyIdle,
@@ -55,15 +53,12 @@ pub enum CloseReason {
     ProtocolError,
     /// A timeout (response header timeout) expired while the exchange was in flight.
     Timeout,
-    /// The transport that owned the connection was dropped.
-    TransportDropped,
 }
 
 impl CloseReason {
     /// Every reason, in declaration order (for statistics tables).
-    pub const ALL: [CloseReason; 19] = [
+    pub const ALL: [CloseReason; 17] = [
         CloseReason::KeepAlivesDisabled,
-        CloseReason::Broken,
         CloseReason::TooManyIdle,
         CloseReason::TooManyIdleForHost,
         CloseReason::IdleTimeout,
@@ -80,14 +75,12 @@ impl CloseReason {
         CloseReason::EarlyResponse,
         CloseReason::ProtocolError,
         CloseReason::Timeout,
-        CloseReason::TransportDropped,
     ];
 
     /// A short, stable, snake_case name (used in statistics output).
     pub fn as_str(self) -> &'static str {
         match self {
             CloseReason::KeepAlivesDisabled => "keep_alives_disabled",
-            CloseReason::Broken => "broken",
             CloseReason::TooManyIdle => "too_many_idle",
             CloseReason::TooManyIdleForHost => "too_many_idle_for_host",
             CloseReason::IdleTimeout => "idle_timeout",
@@ -104,7 +97,6 @@ impl CloseReason {
             CloseReason::EarlyResponse => "early_response",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::Timeout => "timeout",
-            CloseReason::TransportDropped => "transport_dropped",
         }
     }
 

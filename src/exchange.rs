@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures_lite::FutureExt;
 
 use crate::close::CloseReason;
+use crate::codec::error::ProtocolError;
 use crate::codec::response::{is_interim, parse_response_head, ResponseHead};
 use crate::error::Error;
 use crate::lease::Lease;
@@ -28,8 +29,11 @@ pub(crate) struct Exchange {
     /// A write failure seen while the response may still arrive (a server may answer and
     /// close before reading the whole request). Returned only if no response head comes.
     write_error: Option<Error>,
-    /// Response head limit in bytes.
+    /// Response head limit in bytes. Interim (1xx) heads count against it too, so a server
+    /// cannot stream interim responses forever (as in Go).
     max_head: usize,
+    /// Bytes of interim heads consumed so far; the final head gets `max_head` minus this.
+    interim_bytes: usize,
     /// Whether any response byte was received (a failure before that, on a reused
     /// connection, means the server closed it while idle: the request may be retried).
     received_any: bool,
@@ -50,6 +54,7 @@ impl Exchange {
             write,
             write_error: None,
             max_head,
+            interim_bytes: 0,
             received_any: false,
             header_timeout,
             header_timer: None,
@@ -105,21 +110,31 @@ impl Exchange {
     fn poll_head_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<ResponseHead, Error>> {
         self.poll_write(cx)?;
         loop {
+            let limit = self.max_head - self.interim_bytes;
             let conn = self.lease.conn();
-            match parse_response_head(conn.buffered(), self.max_head)? {
+            let parsed = parse_response_head(conn.buffered(), limit).map_err(|e| match e {
+                // Report the configured limit, not what interim heads left of it.
+                ProtocolError::HeadTooLarge { .. } => ProtocolError::HeadTooLarge {
+                    limit: self.max_head,
+                },
+                e => e,
+            })?;
+            match parsed {
                 Some((head, used)) => {
                     conn.consume(used);
                     if is_interim(head.status) {
+                        // `used <= limit`: the codec refuses longer heads.
+                        self.interim_bytes += used;
                         continue;
                     }
                     return Poll::Ready(Ok(head));
                 }
-                None if conn.is_full(self.max_head + 1) => {
+                None if conn.is_full(limit.saturating_add(1)) => {
                     panic!("internal error: codec asked for more bytes past the head limit")
                 }
                 None => {}
             }
-            match conn.poll_fill(cx, self.max_head + 1) {
+            match conn.poll_fill(cx, limit.saturating_add(1)) {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(Err(self.write_error.take().unwrap_or_else(|| {
                         Error::ReadHead {

@@ -21,12 +21,15 @@ use crate::close::CloseReason;
 use crate::codec::request::Target;
 use crate::conn::Conn;
 use crate::pool::{Pool, PoolConfig};
+use crate::stats::PoolStats;
 
 /// State shared by a transport's handles and its leases. Single-threaded (`Rc`).
 pub(crate) struct Shared {
-    /// The idle pool and the accounting. Borrowed only inside one non-async method call at a
-    /// time; nothing called under the borrow wakes a task or runs user code.
-    pub(crate) pool: RefCell<Pool<Target, Conn>>,
+    /// The idle pool and the accounting. Borrowed only through [`Shared::with_pool`] (or
+    /// briefly to read it): one non-async call at a time, and connections the pool closes are
+    /// dropped only after the borrow ends, so nothing under the borrow wakes a task, drops a
+    /// waker or runs user code.
+    pool: RefCell<Pool<Target, Conn>>,
     /// Next connection id. Written only by `next_id`.
     next_id: Cell<u64>,
     /// Whether an unsolicited response on an idle connection was logged yet (logged once).
@@ -42,6 +45,22 @@ impl Shared {
         }
     }
 
+    /// Runs `f` on the pool, then drops the connections it closed, outside the borrow.
+    pub(crate) fn with_pool<R>(&self, f: impl FnOnce(&mut Pool<Target, Conn>) -> R) -> R {
+        let (result, dead) = {
+            let mut pool = self.pool.borrow_mut();
+            let result = f(&mut pool);
+            (result, pool.take_dead())
+        };
+        drop(dead);
+        result
+    }
+
+    /// A snapshot of the accounting.
+    pub(crate) fn stats(&self) -> PoolStats {
+        self.pool.borrow().stats().clone()
+    }
+
     pub(crate) fn next_id(&self) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -51,16 +70,15 @@ impl Shared {
     /// Takes a live idle connection for `target`, if any, as a lease.
     pub(crate) fn checkout(self: &Rc<Self>, target: &Target) -> Option<Lease> {
         let mut unsolicited = None;
-        let conn = self
-            .pool
-            .borrow_mut()
-            .take(target, Instant::now(), |conn| {
+        let conn = self.with_pool(|pool| {
+            pool.take(target, Instant::now(), |conn| {
                 let verdict = conn.probe_idle();
                 if verdict == Some(CloseReason::UnsolicitedResponse) {
                     unsolicited = Some(conn.id);
                 }
                 verdict
-            })?;
+            })
+        })?;
         if let Some(id) = unsolicited {
             self.warn_unsolicited(id);
         }
@@ -69,7 +87,7 @@ impl Shared {
 
     /// Registers a freshly dialed connection as a lease.
     pub(crate) fn dialed(self: &Rc<Self>, target: &Target, conn: Conn) -> Lease {
-        self.pool.borrow_mut().note_dialed();
+        self.with_pool(Pool::note_dialed);
         Lease::new(self.clone(), target.clone(), conn)
     }
 
@@ -109,6 +127,11 @@ impl Lease {
             .unwrap_or_else(|| panic!("internal error: lease used after release"))
     }
 
+    /// The connection's id.
+    pub(crate) fn conn_id(&self) -> u64 {
+        self.conn.as_ref().map_or(0, |c| c.id)
+    }
+
     /// Whether this connection already completed an exchange (it came from the pool).
     pub(crate) fn is_reused(&self) -> bool {
         self.conn.as_ref().is_some_and(|c| c.completed > 0)
@@ -129,12 +152,15 @@ impl Lease {
             .unwrap_or_else(|| panic!("internal error: lease released twice"));
         conn.completed += 1;
         let verdict = verdict.or_else(|| conn.ready_for_idle());
-        let mut pool = self.shared.pool.borrow_mut();
         match verdict {
-            None => pool.put_or_close(self.target.clone(), conn, Instant::now()),
+            None => {
+                let target = self.target.clone();
+                self.shared
+                    .with_pool(|pool| pool.put_or_close(target, conn, Instant::now()))
+            }
             Some(reason) => {
-                pool.note_in_use_closed(reason);
-                drop(pool);
+                self.shared
+                    .with_pool(|pool| pool.note_in_use_closed(reason));
                 drop(conn);
                 Some(reason)
             }
@@ -145,10 +171,9 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
+            let reason = self.on_drop;
             self.shared
-                .pool
-                .borrow_mut()
-                .note_in_use_closed(self.on_drop);
+                .with_pool(|pool| pool.note_in_use_closed(reason));
             drop(conn);
         }
     }

@@ -60,7 +60,7 @@ pub use body::Body;
 pub use close::CloseReason;
 pub use error::{Error, Phase};
 pub use response::ResponseBody;
-pub use stats::PoolStats;
+pub use stats::{ConnectionInfo, PoolStats};
 pub use transport::{
     Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,

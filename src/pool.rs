@@ -62,6 +62,10 @@ pub(crate) struct Pool<K, C> {
     next_seq: u64,
     /// Set by `close_idle`, cleared by the next `take`: while set, puts are refused.
     closing: bool,
+    /// Connections the pool closed, waiting to be dropped by the caller once its borrow of the
+    /// pool has ended ([`Pool::take_dead`]): dropping a socket may drop wakers, and a waker
+    /// drop must never run while the pool is borrowed.
+    dead: Vec<C>,
     /// Connection accounting. The pool owns it because it sees every idle transition; the
     /// transport reports dials, check-outs and closes of in-use connections through the
     /// `note_*` methods.
@@ -76,6 +80,7 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
             lru: BTreeMap::new(),
             next_seq: 0,
             closing: false,
+            dead: Vec::new(),
             stats: PoolStats::default(),
         }
     }
@@ -117,7 +122,10 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
                     self.stats.reuses += 1;
                     return Some(entry.conn);
                 }
-                Some(reason) => self.stats.record_close(reason),
+                Some(reason) => {
+                    self.stats.record_close(reason);
+                    self.dead.push(entry.conn);
+                }
             }
         }
     }
@@ -162,13 +170,13 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         Ok(())
     }
 
-    /// Offers an in-use connection to the pool and closes it if refused. Returns why it was
-    /// closed, `None` if it was pooled.
+    /// Offers an in-use connection to the pool and closes it if refused (it joins the dead,
+    /// see [`Pool::take_dead`]). Returns why it was closed, `None` if it was pooled.
     pub(crate) fn put_or_close(&mut self, key: K, conn: C, now: Instant) -> Option<CloseReason> {
         match self.try_put(key, conn, now) {
             Ok(()) => None,
             Err((conn, reason)) => {
-                drop(conn);
+                self.dead.push(conn);
                 self.note_in_use_closed(reason);
                 Some(reason)
             }
@@ -261,7 +269,12 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         }
         self.stats.idle -= 1;
         self.stats.record_close(reason);
-        drop(entry.conn);
+        self.dead.push(entry.conn);
+    }
+
+    /// The connections closed since the last call, to be dropped after the pool's borrow ends.
+    pub(crate) fn take_dead(&mut self) -> Vec<C> {
+        std::mem::take(&mut self.dead)
     }
 
     fn forget_lru(&mut self, seq: u64) {
@@ -458,6 +471,6 @@ mod tests {
     #[cfg(not(target_os = "wasi"))] // wasm32-wasip2 aborts on panic: #[should_panic] cannot run there.
     fn closing_more_than_in_use_is_loud() {
         let mut p = pool_with(config());
-        p.note_in_use_closed(CloseReason::Broken);
+        p.note_in_use_closed(CloseReason::ReadError);
     }
 }

@@ -25,6 +25,11 @@ use crate::exchange::Exchange;
 ///
 /// Chunked trailers are available from [`ResponseBody::trailers`] once the body was read to
 /// the end.
+///
+/// If the server answered before the request body was fully sent, the rest of the request body
+/// is sent while this body is read: nothing runs in the background, so a caller that waits for
+/// something else before reading (for example for its own request-body producer) stalls the
+/// upload too. Read the body, or drop it.
 pub struct ResponseBody {
     state: State,
 }
@@ -156,8 +161,13 @@ impl ResponseBody {
                 conn.consume(n);
                 stream.pending -= n;
                 if stream.pending == 0 {
-                    // Pool before returning the last bytes, when the end is already here.
-                    self.advance_buffered()?;
+                    // Pool before returning the last bytes, when the end is already here. A
+                    // framing error found on the way is reported by the next read: these bytes
+                    // are good and are delivered first.
+                    if let Err(e) = self.advance_buffered() {
+                        self.fail(&e);
+                        self.state = State::Failed(Some(e));
+                    }
                 }
                 return Poll::Ready(Ok(n));
             }

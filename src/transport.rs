@@ -18,9 +18,9 @@ use crate::error::Error;
 use crate::exchange::Exchange;
 use crate::lease::{Lease, Shared};
 use crate::net::{sleep, TcpStream};
-use crate::pool::PoolConfig;
+use crate::pool::{Pool, PoolConfig};
 use crate::response::ResponseBody;
-use crate::stats::PoolStats;
+use crate::stats::{ConnectionInfo, PoolStats};
 use crate::write::WriteTask;
 
 /// Default `max_idle_per_host`. Go's default of 2 makes any burst of more than two concurrent
@@ -114,10 +114,11 @@ impl TransportBuilder {
         self
     }
 
-    /// Limit on the size of a response head (status line and headers). Default
+    /// Limit on the size of a response head (status line and headers), interim `1xx` heads
+    /// included. Clamped to 64 B ..= 1 GiB. Default
     /// [`DEFAULT_MAX_HEAD_BYTES`](crate::codec::response::DEFAULT_MAX_HEAD_BYTES).
     pub fn max_response_head_bytes(mut self, n: usize) -> Self {
-        self.max_response_head_bytes = n.max(64);
+        self.max_response_head_bytes = n.clamp(64, 1 << 30);
         self
     }
 
@@ -189,24 +190,20 @@ impl Transport {
 
     /// A snapshot of the pool statistics.
     pub fn stats(&self) -> PoolStats {
-        self.shared.pool.borrow().stats().clone()
+        self.shared.stats()
     }
 
     /// Closes every idle connection. Connections in use are not touched, but ones that finish
     /// before the next request starts are closed too instead of pooled (as in Go).
     pub fn close_idle_connections(&self) {
         self.shared
-            .pool
-            .borrow_mut()
-            .close_idle(CloseReason::CloseIdleConnections);
+            .with_pool(|pool| pool.close_idle(CloseReason::CloseIdleConnections));
     }
 
     /// Closes idle connections whose idle timeout has passed, now.
     pub fn prune_idle(&self) {
         self.shared
-            .pool
-            .borrow_mut()
-            .prune(std::time::Instant::now());
+            .with_pool(|pool| pool.prune(std::time::Instant::now()));
     }
 
     /// Sends a GET for `uri` (a convenience over [`Transport::round_trip`]).
@@ -250,7 +247,7 @@ impl Transport {
             keep_alive,
             &mut head,
         )?;
-        let replayable = self.config.retry_stale && is_replayable(&parts.method, &parts.headers);
+        let replayable = is_replayable(&parts.method, &parts.headers);
         let mut body = Some(body);
         loop {
             let lease = self.connect(&target).await?;
@@ -258,8 +255,9 @@ impl Transport {
             let this_body = body
                 .take()
                 .unwrap_or_else(|| panic!("internal error: request body consumed twice"));
-            // Keep what a retry needs only when a retry is possible.
-            let retry = if reused && replayable {
+            // Keep what a retry needs only when a retry is possible: on a reused connection,
+            // with a body that can be sent again.
+            let retry = if reused && self.config.retry_stale {
                 this_body.try_clone().map(|b| (head.clone(), b))
             } else {
                 None
@@ -268,7 +266,7 @@ impl Transport {
                 Some(_) => head.clone(),
                 None => std::mem::take(&mut head),
             };
-            self.shared.pool.borrow_mut().note_request();
+            self.shared.with_pool(Pool::note_request);
             let mut exchange = Exchange::new(
                 lease,
                 WriteTask::new(write_head, this_body),
@@ -285,15 +283,23 @@ impl Transport {
                     );
                 }
                 Err(e) => {
+                    // Go's rule: the server cannot have acted on a request it never
+                    // answered a byte of if it never got a byte of it (any method), or if the
+                    // request is replayable (safe method or idempotency key).
                     let retryable = exchange.nothing_received()
+                        && (replayable || !exchange.write.wrote_any)
                         && !matches!(
                             e,
                             Error::RequestBody { .. } | Error::ResponseHeaderTimeout { .. }
                         );
                     match retry {
                         Some((h, b)) if retryable => {
-                            drop(exchange); // closes the dead connection (reason recorded by poll_head)
-                            self.shared.pool.borrow_mut().note_retry();
+                            // The server closed the connection while it sat idle and the
+                            // probe could not tell yet: that, not a network fault, is why it
+                            // goes.
+                            exchange.lease.poison(CloseReason::ServerClosedIdle);
+                            drop(exchange);
+                            self.shared.with_pool(Pool::note_retry);
                             head = h;
                             body = Some(b);
                         }
@@ -333,7 +339,7 @@ impl Transport {
                 .shared
                 .dialed(target, Conn::new(io, self.shared.next_id()))),
             Err(e) => {
-                self.shared.pool.borrow_mut().note_dial_error();
+                self.shared.with_pool(Pool::note_dial_error);
                 Err(e)
             }
         }
@@ -347,6 +353,10 @@ impl Transport {
         request_wants_close: bool,
         head: ResponseHead,
     ) -> Result<Response<ResponseBody>, Error> {
+        let info = ConnectionInfo {
+            id: exchange.lease.conn_id(),
+            reused: exchange.lease.is_reused(),
+        };
         let framing = match response_framing(method, request_wants_close, &head) {
             Ok(f) => f,
             Err(e) => {
@@ -364,6 +374,7 @@ impl Transport {
             ResponseBody::streaming(exchange, BodyDecoder::new(framing.framing), framing.close)
         };
         let mut response = Response::new(body);
+        response.extensions_mut().insert(info);
         *response.status_mut() = head.status;
         *response.version_mut() = head.version;
         *response.headers_mut() = head.headers;

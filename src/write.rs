@@ -160,6 +160,15 @@ impl WriteTask {
                     None => STREAM_CHUNK,
                 };
                 let n = match reader.as_mut().poll_read(cx, &mut scratch[..want]) {
+                    // A reader claiming more than it was given breaks the `AsyncRead` contract.
+                    Poll::Ready(Ok(n)) if n > want => {
+                        return Poll::Ready(Err(Error::RequestBody {
+                            source: io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                format!("request body reader returned {n} bytes for a {want}-byte buffer"),
+                            ),
+                        }))
+                    }
                     Poll::Ready(Ok(n)) => n,
                     Poll::Ready(Err(source)) => {
                         return Poll::Ready(Err(Error::RequestBody { source }))

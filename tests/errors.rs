@@ -168,3 +168,86 @@ fn connection_refused_is_a_connect_error() {
     assert_eq!(err.phase(), Phase::Connect);
     assert_eq!(t.stats().dial_errors, 1);
 }
+
+#[test]
+fn endless_interim_responses_hit_the_head_limit() {
+    let interim = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(100);
+    let mut raw = interim;
+    raw.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    let (err, _) = error_for(Box::leak(raw.into_boxed_slice()));
+    assert!(
+        matches!(
+            err.protocol_error(),
+            Some(ProtocolError::HeadTooLarge { limit: 1024 })
+        ),
+        "{err}"
+    );
+}
+
+/// Good payload before a framing error is delivered; the error comes with the next read.
+#[test]
+fn payload_before_a_framing_error_is_delivered_first() {
+    let server = Server::bind();
+    let url = server.url("/");
+    let t = Transport::new();
+    run(
+        async {
+            let mut peer = server.accept().await;
+            peer.read_request().await.unwrap();
+            peer.write(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n",
+            )
+            .await;
+            peer.until_eof().await;
+        },
+        async {
+            let mut resp = t.round_trip(get(&url)).await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 3];
+            let err = loop {
+                match futures_lite::future::poll_fn(|cx| {
+                    resp.body_mut().poll_read_body(cx, &mut buf)
+                })
+                .await
+                {
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(got, b"hello");
+            assert!(
+                matches!(
+                    err.protocol_error(),
+                    Some(ProtocolError::InvalidChunkSize { .. })
+                ),
+                "{err}"
+            );
+        },
+    );
+    assert_eq!(balanced(&t).closed(CloseReason::ProtocolError), 1);
+}
+
+#[test]
+fn an_unlimited_head_size_is_clamped_not_a_panic() {
+    let server = Server::bind();
+    let url = server.url("/");
+    let t = Transport::builder()
+        .max_response_head_bytes(usize::MAX)
+        .build();
+    run(
+        async {
+            let mut peer = server.accept().await;
+            peer.read_request().await.unwrap();
+            let big = format!(
+                "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\nok",
+                "a".repeat(20_000)
+            );
+            peer.write(big.as_bytes()).await;
+            peer.until_eof().await;
+        },
+        async {
+            assert_eq!(fetch(&t, &url).await.1, "ok");
+            t.close_idle_connections();
+        },
+    );
+}

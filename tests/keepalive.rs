@@ -29,9 +29,14 @@ fn sequential_requests_share_one_connection() {
         },
         async {
             for i in 0..10 {
-                let (status, text) = fetch(&t, &url).await;
-                assert_eq!(status, 200);
-                assert_eq!(text, format!("reply {i}"));
+                let mut resp = t.round_trip(get(&url)).await.unwrap();
+                let info = *resp
+                    .extensions()
+                    .get::<roundtrip::ConnectionInfo>()
+                    .unwrap();
+                assert_eq!((info.id, info.reused), (1, i > 0));
+                assert_eq!(resp.status(), 200);
+                assert_eq!(resp.body_mut().text().await.unwrap(), format!("reply {i}"));
                 // Pooled before the final read returned: idle right away.
                 assert_eq!(t.stats().idle, 1);
             }
@@ -305,4 +310,6 @@ fn stale_connection_is_retried_for_get_but_not_post() {
     );
     let s = balanced(&t);
     assert_eq!((s.dials, s.retries, s.requests), (2, 1, 4));
+    // The retried connection was closed by the server while idle: that is what it says.
+    assert_eq!(s.closed(CloseReason::ServerClosedIdle), 1);
 }
