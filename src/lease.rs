@@ -14,7 +14,10 @@
 //! that walked away.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::close::CloseReason;
@@ -22,6 +25,11 @@ use crate::codec::request::Target;
 use crate::conn::Conn;
 use crate::pool::{Pool, PoolConfig};
 use crate::stats::PoolStats;
+use crate::waiters::{Ticket, Waiters};
+
+/// Pool key: where a connection goes. Shared, so a request, its lease and the pool's lists
+/// hold one allocation between them.
+pub(crate) type Key = Rc<Target>;
 
 /// State shared by a transport's handles and its leases. Single-threaded (`Rc`).
 pub(crate) struct Shared {
@@ -29,7 +37,10 @@ pub(crate) struct Shared {
     /// briefly to read it): one non-async call at a time, and connections the pool closes are
     /// dropped only after the borrow ends, so nothing under the borrow wakes a task, drops a
     /// waker or runs user code.
-    pool: RefCell<Pool<Target, Conn>>,
+    pool: RefCell<Pool<Key, Conn>>,
+    /// Requests waiting for `max_conns_per_host`. Borrowed only for single calls; woken by
+    /// `with_pool` after every pool change, outside both borrows.
+    waiters: RefCell<Waiters<Key>>,
     /// Next connection id. Written only by `next_id`.
     next_id: Cell<u64>,
     /// Whether an unsolicited response on an idle connection was logged yet (logged once).
@@ -40,20 +51,38 @@ impl Shared {
     pub(crate) fn new(config: PoolConfig) -> Shared {
         Shared {
             pool: RefCell::new(Pool::new(config)),
+            waiters: RefCell::new(Waiters::new()),
             next_id: Cell::new(1),
             warned_unsolicited: Cell::new(false),
         }
     }
 
-    /// Runs `f` on the pool, then drops the connections it closed, outside the borrow.
-    pub(crate) fn with_pool<R>(&self, f: impl FnOnce(&mut Pool<Target, Conn>) -> R) -> R {
+    /// Runs `f` on the pool, then drops the connections it closed, outside the borrow, then
+    /// wakes the waiters that the change made room for.
+    pub(crate) fn with_pool<R>(&self, f: impl FnOnce(&mut Pool<Key, Conn>) -> R) -> R {
         let (result, dead) = {
             let mut pool = self.pool.borrow_mut();
             let result = f(&mut pool);
             (result, pool.take_dead())
         };
         drop(dead);
+        self.wake_waiters();
         result
+    }
+
+    fn wake_waiters(&self) {
+        if self.waiters.borrow().is_empty() {
+            return;
+        }
+        let wakers = {
+            let pool = self.pool.borrow();
+            self.waiters
+                .borrow_mut()
+                .wake_ready(|key| pool.available(key))
+        };
+        for waker in wakers {
+            waker.wake();
+        }
     }
 
     /// A snapshot of the accounting.
@@ -67,11 +96,17 @@ impl Shared {
         id
     }
 
-    /// Takes a live idle connection for `target`, if any, as a lease.
-    pub(crate) fn checkout(self: &Rc<Self>, target: &Target) -> Option<Lease> {
+    /// Whether a new request for `key` must queue behind waiting ones.
+    pub(crate) fn has_waiters(&self, key: &Key) -> bool {
+        let waiters = self.waiters.borrow();
+        !waiters.is_empty() && waiters.has_queue(key)
+    }
+
+    /// Takes a live idle connection for `key`, if any, as a lease.
+    pub(crate) fn checkout(self: &Rc<Self>, key: &Key) -> Option<Lease> {
         let mut unsolicited = None;
         let conn = self.with_pool(|pool| {
-            pool.take(target, Instant::now(), |conn| {
+            pool.take(key, Instant::now(), |conn| {
                 let verdict = conn.probe_idle();
                 if verdict == Some(CloseReason::UnsolicitedResponse) {
                     unsolicited = Some(conn.id);
@@ -82,13 +117,28 @@ impl Shared {
         if let Some(id) = unsolicited {
             self.warn_unsolicited(id);
         }
-        Some(Lease::new(self.clone(), target.clone(), conn))
+        Some(Lease::new(self.clone(), key.clone(), conn))
     }
 
-    /// Registers a freshly dialed connection as a lease.
-    pub(crate) fn dialed(self: &Rc<Self>, target: &Target, conn: Conn) -> Lease {
-        self.with_pool(Pool::note_dialed);
-        Lease::new(self.clone(), target.clone(), conn)
+    /// Reserves a dial slot for `key` if `max_conns_per_host` allows.
+    pub(crate) fn reserve(self: &Rc<Self>, key: &Key) -> Option<Reservation> {
+        self.with_pool(|pool| pool.try_reserve(key))
+            .then(|| Reservation {
+                shared: self.clone(),
+                key: key.clone(),
+                armed: true,
+            })
+    }
+
+    /// Queues the caller behind the requests already waiting for `key`.
+    pub(crate) fn enqueue(self: &Rc<Self>, key: &Key) -> Turn {
+        let ticket = self.waiters.borrow_mut().push(key);
+        self.with_pool(|pool| pool.note_waiting(true));
+        Turn {
+            shared: self.clone(),
+            key: key.clone(),
+            ticket,
+        }
     }
 
     fn warn_unsolicited(&self, id: u64) {
@@ -101,10 +151,94 @@ impl Shared {
     }
 }
 
+/// A dial slot for one key, held while dialing. Dropped unused (the dial failed, or the
+/// caller went away mid-dial), it frees the slot.
+pub(crate) struct Reservation {
+    shared: Rc<Shared>,
+    key: Key,
+    /// Cleared when the slot becomes a connection's or is released as failed.
+    armed: bool,
+}
+
+impl Reservation {
+    /// The dial succeeded: the slot becomes the new connection's lease.
+    pub(crate) fn dialed(mut self, conn: Conn) -> Lease {
+        self.armed = false;
+        self.shared.with_pool(Pool::note_dialed);
+        Lease::new(self.shared.clone(), self.key.clone(), conn)
+    }
+
+    /// The dial failed: free the slot and count the failure.
+    pub(crate) fn failed(mut self) {
+        self.armed = false;
+        let key = self.key.clone();
+        self.shared
+            .with_pool(|pool| pool.release_reservation(&key, true));
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.armed {
+            let key = self.key.clone();
+            self.shared
+                .with_pool(|pool| pool.release_reservation(&key, false));
+        }
+    }
+}
+
+/// A place in a host's wait queue. Await [`Turn::wait`]; drop it to leave the queue.
+pub(crate) struct Turn {
+    shared: Rc<Shared>,
+    key: Key,
+    ticket: Rc<Ticket>,
+}
+
+impl Turn {
+    /// Waits until capacity for this key may be free (wake-ups are a hint: the caller tries,
+    /// and calls `wait` again if another request took it).
+    pub(crate) fn wait(&mut self) -> WaitTurn<'_> {
+        WaitTurn { turn: self }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.shared
+            .waiters
+            .borrow_mut()
+            .remove(&self.key, &self.ticket);
+        // Leaving may pass a turn this ticket was given and did not use to the next waiter.
+        self.shared.with_pool(|pool| pool.note_waiting(false));
+    }
+}
+
+/// Future of [`Turn::wait`].
+pub(crate) struct WaitTurn<'a> {
+    turn: &'a mut Turn,
+}
+
+impl Future for WaitTurn<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let ticket = &self.turn.ticket;
+        if ticket.take_woken() {
+            return Poll::Ready(());
+        }
+        ticket.set_waker(cx.waker());
+        // Re-check: capacity may have appeared before the waker was stored.
+        if ticket.take_woken() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
 /// An in-use connection. See the module doc for how it ends.
 pub(crate) struct Lease {
     shared: Rc<Shared>,
-    target: Target,
+    target: Key,
     /// `Some` until the lease is released; taken exactly once, by `release` or `drop`.
     conn: Option<Conn>,
     /// The close reason to record if the lease is dropped without a release.
@@ -112,7 +246,7 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    fn new(shared: Rc<Shared>, target: Target, conn: Conn) -> Lease {
+    fn new(shared: Rc<Shared>, target: Key, conn: Conn) -> Lease {
         Lease {
             shared,
             target,
@@ -159,8 +293,9 @@ impl Lease {
                     .with_pool(|pool| pool.put_or_close(target, conn, Instant::now()))
             }
             Some(reason) => {
+                let target = &self.target;
                 self.shared
-                    .with_pool(|pool| pool.note_in_use_closed(reason));
+                    .with_pool(|pool| pool.note_in_use_closed(target, reason));
                 drop(conn);
                 Some(reason)
             }
@@ -171,9 +306,9 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let reason = self.on_drop;
+            let (reason, target) = (self.on_drop, &self.target);
             self.shared
-                .with_pool(|pool| pool.note_in_use_closed(reason));
+                .with_pool(|pool| pool.note_in_use_closed(target, reason));
             drop(conn);
         }
     }

@@ -54,6 +54,7 @@ mod pool;
 mod response;
 mod stats;
 mod transport;
+mod waiters;
 mod write;
 
 pub use body::Body;

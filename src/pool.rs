@@ -34,6 +34,8 @@ pub(crate) struct PoolConfig {
     pub idle_timeout: Option<Duration>,
     /// No connection is ever pooled.
     pub disable_keep_alives: bool,
+    /// Connections per key (dialing, in use and idle together); `None`: no limit.
+    pub max_conns_per_host: Option<usize>,
 }
 
 /// One idle connection.
@@ -62,6 +64,10 @@ pub(crate) struct Pool<K, C> {
     next_seq: u64,
     /// Set by `close_idle`, cleared by the next `take`: while set, puts are refused.
     closing: bool,
+    /// Connections per key: reserved for a dial, in use, or idle. Incremented by
+    /// `try_reserve`, decremented by every close and by `release_reservation`. Invariant: no
+    /// zero entries; the values sum to dialing + `stats.in_use` + `stats.idle`.
+    per_host: HashMap<K, usize>,
     /// Connections the pool closed, waiting to be dropped by the caller once its borrow of the
     /// pool has ended ([`Pool::take_dead`]): dropping a socket may drop wakers, and a waker
     /// drop must never run while the pool is borrowed.
@@ -80,6 +86,7 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
             lru: BTreeMap::new(),
             next_seq: 0,
             closing: false,
+            per_host: HashMap::new(),
             dead: Vec::new(),
             stats: PoolStats::default(),
         }
@@ -124,6 +131,7 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
                 }
                 Some(reason) => {
                     self.stats.record_close(reason);
+                    self.forget_conn(key);
                     self.dead.push(entry.conn);
                 }
             }
@@ -173,11 +181,11 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     /// Offers an in-use connection to the pool and closes it if refused (it joins the dead,
     /// see [`Pool::take_dead`]). Returns why it was closed, `None` if it was pooled.
     pub(crate) fn put_or_close(&mut self, key: K, conn: C, now: Instant) -> Option<CloseReason> {
-        match self.try_put(key, conn, now) {
+        match self.try_put(key.clone(), conn, now) {
             Ok(()) => None,
             Err((conn, reason)) => {
                 self.dead.push(conn);
-                self.note_in_use_closed(reason);
+                self.note_in_use_closed(&key, reason);
                 Some(reason)
             }
         }
@@ -210,14 +218,49 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         }
     }
 
-    /// A new connection was established and is in use.
+    /// Reserves a connection slot for a dial to `key`, if `max_conns_per_host` allows. The
+    /// slot ends with `note_dialed` (it becomes the connection's) or `release_reservation`.
+    pub(crate) fn try_reserve(&mut self, key: &K) -> bool {
+        let n = self.per_host.get(key).copied().unwrap_or(0);
+        if self.config.max_conns_per_host.is_some_and(|max| n >= max) {
+            return false;
+        }
+        *self.per_host.entry(key.clone()).or_insert(0) += 1;
+        true
+    }
+
+    /// A dial that held a reservation failed or was abandoned.
+    pub(crate) fn release_reservation(&mut self, key: &K, failed: bool) {
+        if failed {
+            self.stats.dial_errors += 1;
+        }
+        self.forget_conn(key);
+    }
+
+    /// How many more requests for `key` could get a connection now without waiting: idle
+    /// ones plus free slots.
+    pub(crate) fn available(&self, key: &K) -> usize {
+        let idle = self.idle.get(key).map_or(0, VecDeque::len);
+        let free = match self.config.max_conns_per_host {
+            None => usize::MAX,
+            Some(max) => max.saturating_sub(self.per_host.get(key).copied().unwrap_or(0)),
+        };
+        idle.saturating_add(free)
+    }
+
+    /// A reserved dial succeeded: the new connection is in use.
     pub(crate) fn note_dialed(&mut self) {
         self.stats.dials += 1;
         self.stats.in_use += 1;
     }
 
-    pub(crate) fn note_dial_error(&mut self) {
-        self.stats.dial_errors += 1;
+    /// Requests waiting for a connection slot changed by `delta` (+1 or -1).
+    pub(crate) fn note_waiting(&mut self, waiting: bool) {
+        if waiting {
+            self.stats.waiting += 1;
+        } else {
+            self.stats.waiting -= 1;
+        }
     }
 
     pub(crate) fn note_request(&mut self) {
@@ -228,14 +271,27 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         self.stats.retries += 1;
     }
 
-    /// An in-use connection was closed (dropped) for `reason`.
-    pub(crate) fn note_in_use_closed(&mut self, reason: CloseReason) {
+    /// An in-use connection to `key` was closed (dropped) for `reason`.
+    pub(crate) fn note_in_use_closed(&mut self, key: &K, reason: CloseReason) {
         if self.stats.in_use == 0 {
             // Silence here would let the accounting drift and hide a leaked connection.
             panic!("internal error: in-use connection count underflow ({reason})");
         }
         self.stats.in_use -= 1;
         self.stats.record_close(reason);
+        self.forget_conn(key);
+    }
+
+    /// One connection (or reservation) for `key` is gone.
+    fn forget_conn(&mut self, key: &K) {
+        match self.per_host.get_mut(key) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.per_host.remove(key);
+            }
+            // An underflow would silently lift max_conns_per_host: fail loudly instead.
+            None => panic!("internal error: per-host connection count underflow"),
+        }
     }
 
     fn oldest_since(&self) -> Option<Instant> {
@@ -269,6 +325,7 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         }
         self.stats.idle -= 1;
         self.stats.record_close(reason);
+        self.forget_conn(&key);
         self.dead.push(entry.conn);
     }
 
@@ -294,6 +351,7 @@ mod tests {
             max_idle_total: 3,
             idle_timeout: Some(Duration::from_secs(10)),
             disable_keep_alives: false,
+            max_conns_per_host: None,
         }
     }
 
@@ -307,7 +365,12 @@ mod tests {
     }
 
     fn dial(p: &mut Pool<&'static str, u32>, n: u32) {
+        dial_to(p, "a", n);
+    }
+
+    fn dial_to(p: &mut Pool<&'static str, u32>, key: &'static str, n: u32) {
         for _ in 0..n {
+            assert!(p.try_reserve(&key));
             p.note_dialed();
         }
     }
@@ -350,7 +413,7 @@ mod tests {
         );
         // Refused: still in use until the caller closes it.
         assert_eq!(p.stats().in_use, 1);
-        p.note_in_use_closed(CloseReason::TooManyIdleForHost);
+        p.note_in_use_closed(&"a", CloseReason::TooManyIdleForHost);
         assert_eq!(p.stats().closed(CloseReason::TooManyIdleForHost), 1);
         assert!(p.stats().is_balanced());
     }
@@ -359,7 +422,9 @@ mod tests {
     fn global_limit_evicts_the_longest_idle_of_any_host() {
         let t0 = Instant::now();
         let mut p = pool_with(config());
-        dial(&mut p, 4);
+        dial_to(&mut p, "a", 2);
+        dial_to(&mut p, "b", 1);
+        dial_to(&mut p, "c", 1);
         p.try_put("a", 1, t0).unwrap();
         p.try_put("b", 2, t0).unwrap();
         p.try_put("a", 3, t0).unwrap();
@@ -421,7 +486,8 @@ mod tests {
     fn prune_closes_only_expired() {
         let t0 = Instant::now();
         let mut p = pool_with(config());
-        dial(&mut p, 2);
+        dial_to(&mut p, "a", 1);
+        dial_to(&mut p, "b", 1);
         p.try_put("a", 1, t0).unwrap();
         p.try_put("b", 2, t0 + Duration::from_secs(1)).unwrap();
         p.prune(t0 + Duration::from_millis(10_500));
@@ -460,9 +526,33 @@ mod tests {
             p.try_put("a", 2, t0),
             Err((2, CloseReason::CloseIdleConnections))
         );
-        p.note_in_use_closed(CloseReason::CloseIdleConnections);
+        p.note_in_use_closed(&"a", CloseReason::CloseIdleConnections);
         assert_eq!(p.take(&"a", t0, alive), None);
         p.try_put("a", 3, t0).unwrap();
+        assert!(p.stats().is_balanced());
+    }
+
+    #[test]
+    fn max_conns_per_host_counts_dialing_in_use_and_idle() {
+        let t0 = Instant::now();
+        let mut p = pool_with(PoolConfig {
+            max_conns_per_host: Some(2),
+            ..config()
+        });
+        assert_eq!(p.available(&"a"), 2);
+        assert!(p.try_reserve(&"a"));
+        assert!(p.try_reserve(&"a"));
+        assert!(!p.try_reserve(&"a"), "two dialing: full");
+        assert!(p.try_reserve(&"b"), "other hosts are separate");
+        assert_eq!(p.available(&"a"), 0);
+        p.release_reservation(&"a", true); // one dial failed
+        assert_eq!(p.stats().dial_errors, 1);
+        assert_eq!(p.available(&"a"), 1);
+        p.note_dialed(); // the other succeeded
+        p.try_put("a", 7, t0).unwrap();
+        assert_eq!(p.available(&"a"), 2, "one idle plus one free slot");
+        p.close_idle(CloseReason::CloseIdleConnections);
+        assert_eq!(p.available(&"a"), 2);
         assert!(p.stats().is_balanced());
     }
 
@@ -471,6 +561,6 @@ mod tests {
     #[cfg(not(target_os = "wasi"))] // wasm32-wasip2 aborts on panic: #[should_panic] cannot run there.
     fn closing_more_than_in_use_is_loud() {
         let mut p = pool_with(config());
-        p.note_in_use_closed(CloseReason::ReadError);
+        p.note_in_use_closed(&"a", CloseReason::ReadError);
     }
 }

@@ -45,6 +45,8 @@ pub struct PoolStats {
     pub idle: u64,
     /// Connections checked out by an in-flight round trip or an unfinished response body.
     pub in_use: u64,
+    /// Requests waiting for a connection because their host is at `max_conns_per_host`.
+    pub waiting: u64,
     /// Closes by reason, indexed like [`CloseReason::ALL`].
     pub closes: [u64; CloseReason::ALL.len()],
 }
@@ -83,14 +85,15 @@ impl fmt::Display for PoolStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "dials={} dial_errors={} requests={} reuses={} retries={} idle={} in_use={}",
+            "dials={} dial_errors={} requests={} reuses={} retries={} idle={} in_use={} waiting={}",
             self.dials,
             self.dial_errors,
             self.requests,
             self.reuses,
             self.retries,
             self.idle,
-            self.in_use
+            self.in_use,
+            self.waiting
         )?;
         for (reason, n) in self.closes_by_reason() {
             write!(f, " closed.{reason}={n}")?;

@@ -16,7 +16,7 @@ use crate::codec::response::{response_framing, Framing, ResponseHead, DEFAULT_MA
 use crate::conn::Conn;
 use crate::error::Error;
 use crate::exchange::Exchange;
-use crate::lease::{Lease, Shared};
+use crate::lease::{Key, Lease, Shared, Turn};
 use crate::net::{sleep, TcpStream};
 use crate::pool::{Pool, PoolConfig};
 use crate::response::ResponseBody;
@@ -63,6 +63,7 @@ impl Default for TransportBuilder {
                 max_idle_total: DEFAULT_MAX_IDLE_TOTAL,
                 idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
                 disable_keep_alives: false,
+                max_conns_per_host: None,
             },
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             response_header_timeout: None,
@@ -92,6 +93,15 @@ impl TransportBuilder {
     /// [`Transport::prune_idle`] closes expired connections on demand. Default 90 s.
     pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
         self.pool.idle_timeout = t;
+        self
+    }
+
+    /// Limit on connections per `(scheme, host, port)`, counting those being dialed, in use
+    /// and idle; `None` (the default): no limit. Requests over the limit wait in FIFO order
+    /// for a connection to come back to the pool or for a slot to free up (see
+    /// [`PoolStats::waiting`]). Dropping a waiting request leaves the queue.
+    pub fn max_conns_per_host(mut self, n: Option<usize>) -> Self {
+        self.pool.max_conns_per_host = n.map(|n| n.max(1));
         self
     }
 
@@ -235,7 +245,7 @@ impl Transport {
 
     async fn round_trip_inner(&self, req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
         let (parts, body) = req.into_parts();
-        let target = Target::from_uri(&parts.uri)?;
+        let target = Key::new(Target::from_uri(&parts.uri)?);
         let keep_alive = !self.config.pool.disable_keep_alives;
         let mut head = Vec::with_capacity(256);
         let info = write_request_head(
@@ -310,11 +320,25 @@ impl Transport {
         }
     }
 
-    /// A pooled connection to `target`, or a new one.
-    async fn connect(&self, target: &Target) -> Result<Lease, Error> {
-        if let Some(lease) = self.shared.checkout(target) {
-            return Ok(lease);
-        }
+    /// A pooled connection to `target`, or a new one; at `max_conns_per_host`, waits in FIFO
+    /// order for whichever comes first: a connection returned to the pool, or a free slot.
+    async fn connect(&self, target: &Key) -> Result<Lease, Error> {
+        let mut turn: Option<Turn> = None;
+        let reservation = loop {
+            // A new request queues behind waiting ones; a waiter that was woken tries.
+            if turn.is_some() || !self.shared.has_waiters(target) {
+                if let Some(lease) = self.shared.checkout(target) {
+                    return Ok(lease);
+                }
+                if let Some(r) = self.shared.reserve(target) {
+                    break r;
+                }
+            }
+            turn.get_or_insert_with(|| self.shared.enqueue(target))
+                .wait()
+                .await;
+        };
+        drop(turn);
         let connect = async {
             TcpStream::connect(&target.host, target.port)
                 .await
@@ -335,11 +359,9 @@ impl Transport {
             }
         };
         match result {
-            Ok(io) => Ok(self
-                .shared
-                .dialed(target, Conn::new(io, self.shared.next_id()))),
+            Ok(io) => Ok(reservation.dialed(Conn::new(io, self.shared.next_id()))),
             Err(e) => {
-                self.shared.with_pool(Pool::note_dial_error);
+                reservation.failed();
                 Err(e)
             }
         }
