@@ -266,13 +266,14 @@ impl Transport {
                 .take()
                 .unwrap_or_else(|| panic!("internal error: request body consumed twice"));
             // Keep what a retry needs only when a retry is possible: on a reused connection,
-            // with a body that can be sent again.
-            let retry = if reused && self.config.retry_stale {
-                this_body.try_clone().map(|b| (head.clone(), b))
+            // with a body that can be sent again. `head` stays for the retry; the write task
+            // gets a copy. Otherwise the write task takes `head` itself.
+            let retry_body = if reused && self.config.retry_stale {
+                this_body.try_clone()
             } else {
                 None
             };
-            let write_head = match &retry {
+            let write_head = match &retry_body {
                 Some(_) => head.clone(),
                 None => std::mem::take(&mut head),
             };
@@ -293,24 +294,23 @@ impl Transport {
                     );
                 }
                 Err(e) => {
-                    // Go's rule: the server cannot have acted on a request it never
-                    // answered a byte of if it never got a byte of it (any method), or if the
-                    // request is replayable (safe method or idempotency key).
+                    // Go's rule: a request the server answered no byte of may be sent again
+                    // if it is replayable (safe method or idempotency key), or if no byte of
+                    // it was written (the server cannot have acted on it), whatever the method.
                     let retryable = exchange.nothing_received()
                         && (replayable || !exchange.write.wrote_any)
                         && !matches!(
                             e,
                             Error::RequestBody { .. } | Error::ResponseHeaderTimeout { .. }
                         );
-                    match retry {
-                        Some((h, b)) if retryable => {
+                    match retry_body {
+                        Some(b) if retryable => {
                             // The server closed the connection while it sat idle and the
                             // probe could not tell yet: that, not a network fault, is why it
                             // goes.
                             exchange.lease.poison(CloseReason::ServerClosedIdle);
                             drop(exchange);
                             self.shared.with_pool(Pool::note_retry);
-                            head = h;
                             body = Some(b);
                         }
                         _ => return Err(e),
