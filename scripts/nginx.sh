@@ -10,14 +10,18 @@ case "$cmd" in
 start)
     mkdir -p "$dir/www"
     chmod 755 "$dir" "$dir/www"   # nginx workers run as an unprivileged user
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    # A free loopback port: one nothing answers on (bash's /dev/tcp, no other tools needed).
+    while :; do
+        port=$(( 20000 + RANDOM % 30000 ))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+    done
     sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$port#g" "$here/nginx.conf" > "$dir/nginx.conf"
     printf 'hello from nginx\n' > "$dir/www/hello.txt"
     head -c 1048576 /dev/zero | tr '\0' 'x' > "$dir/www/big.bin"
     seq 1 20000 > "$dir/www/big.txt"
     "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
     for _ in $(seq 50); do
-        if python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "http://127.0.0.1:$port"; exit 0
         fi
         sleep 0.1
