@@ -16,6 +16,8 @@ use std::hash::Hash;
 use std::rc::Rc;
 use std::task::Waker;
 
+use crate::pool::FastHash;
+
 /// One waiting request. Shared between its queue entry and the future that waits.
 #[derive(Default)]
 pub(crate) struct Ticket {
@@ -54,13 +56,13 @@ impl std::fmt::Debug for Ticket {
 /// wakers instead).
 #[derive(Debug)]
 pub(crate) struct Waiters<K> {
-    queues: HashMap<K, VecDeque<Rc<Ticket>>>,
+    queues: HashMap<K, VecDeque<Rc<Ticket>>, FastHash>,
 }
 
 impl<K: Hash + Eq + Clone> Waiters<K> {
     pub(crate) fn new() -> Self {
         Waiters {
-            queues: HashMap::new(),
+            queues: HashMap::default(),
         }
     }
 

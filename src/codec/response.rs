@@ -1,6 +1,7 @@
 //! The response side of the codec: parsing a response head, then deciding how its body is
 //! framed (RFC 9112 §6.3) and whether the connection may be reused afterwards (RFC 9112 §9.3).
 
+use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use httparse::{ParserConfig, Status};
@@ -16,8 +17,9 @@ pub struct ResponseHead {
     pub version: Version,
     /// The status code.
     pub status: StatusCode,
-    /// The reason phrase; empty when missing or when it held non-ASCII bytes.
-    pub reason: String,
+    /// The reason phrase as sent (empty when missing; may hold obs-text, so not
+    /// necessarily UTF-8). Shares its allocation with the header values.
+    pub reason: Bytes,
     /// The header fields. Obsolete line folding has been replaced by spaces (RFC 9112 §5.2).
     pub headers: HeaderMap,
 }
@@ -66,7 +68,9 @@ pub fn parse_response_head(
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
     match config.parse_response(&mut parsed, window) {
-        Ok(Status::Complete(consumed)) => Ok(Some((convert(&parsed, window)?, consumed))),
+        Ok(Status::Complete(consumed)) => {
+            Ok(Some((convert(&parsed, &window[..consumed])?, consumed)))
+        }
         Ok(Status::Partial) if window.len() == max_head_bytes => Err(ProtocolError::HeadTooLarge {
             limit: max_head_bytes,
         }),
@@ -76,6 +80,7 @@ pub fn parse_response_head(
 }
 
 /// Converts httparse's borrowed result into owned `http` types.
+/// `window` is exactly the head (status line through the empty line).
 fn convert(
     parsed: &httparse::Response<'_, '_>,
     window: &[u8],
@@ -97,6 +102,13 @@ fn convert(
             reason: "status code out of range",
             bytes: status_line(),
         })?;
+    // One copy of the head; the header values and the reason are slices of it (no
+    // allocation per field).
+    let shared = Bytes::copy_from_slice(window);
+    let slice = |part: &[u8]| match part_of(window, part) {
+        Some(range) => shared.slice(range),
+        None => Bytes::copy_from_slice(part),
+    };
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     for field in parsed.headers.iter() {
         let malformed = |reason| ProtocolError::MalformedHead {
@@ -108,16 +120,26 @@ fn convert(
         let value = if field.value.contains(&b'\n') {
             HeaderValue::from_bytes(&unfold(field.value))
         } else {
-            HeaderValue::from_bytes(field.value)
+            HeaderValue::from_maybe_shared(slice(field.value))
         };
         headers.append(name, value.map_err(|_| malformed("invalid header value"))?);
     }
     Ok(ResponseHead {
         version,
         status,
-        reason: parsed.reason.unwrap_or_default().to_owned(),
+        reason: parsed
+            .reason
+            .map_or_else(Bytes::new, |r| slice(r.as_bytes())),
         headers,
     })
+}
+
+/// Where `part`, a sub-slice of `window` as httparse returns them, lies in `window`, so the
+/// same range of a copy of `window` can be taken. `None` for a slice that is not inside
+/// `window` (an empty one may point anywhere); the caller copies those.
+fn part_of(window: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(window.as_ptr() as usize)?;
+    (start + part.len() <= window.len()).then(|| start..start + part.len())
 }
 
 /// Replaces each obsolete line folding (CRLF or LF, then SP or HTAB) in a field value with as
@@ -409,7 +431,7 @@ mod tests {
         ResponseHead {
             version,
             status: StatusCode::from_u16(status).unwrap(),
-            reason: String::new(),
+            reason: Bytes::new(),
             headers: map,
         }
     }
@@ -453,7 +475,7 @@ mod tests {
         // Missing reason phrase, with and without the space.
         let head = parse(b"HTTP/1.1 400\r\n\r\n");
         assert_eq!(
-            (head.status, head.reason.as_str()),
+            (head.status, std::str::from_utf8(&head.reason).unwrap()),
             (StatusCode::BAD_REQUEST, "")
         );
         let head = parse(b"HTTP/1.0 404 \r\n\r\n");
@@ -472,7 +494,7 @@ mod tests {
         // Bare LF line endings, empty lines before the status line, obs-text in the reason.
         let head = parse(b"\r\n\nHTTP/1.1 201 Cr\xe9\xe9\nA: 1\n\n");
         assert_eq!(
-            (head.status, head.reason.as_str()),
+            (head.status, std::str::from_utf8(&head.reason).unwrap()),
             (StatusCode::CREATED, "")
         );
         assert_eq!(head.headers["a"], "1");
