@@ -108,6 +108,11 @@ impl ResponseBody {
     pub async fn bytes(&mut self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
         loop {
+            // Done (the connection already went back to the pool with the last bytes): no
+            // need for a read that reports the end.
+            if self.is_end_stream() {
+                return Ok(out);
+            }
             // Read straight into `out`, sized by what is known to come (the rest of a
             // Content-Length body), so a small body costs one small allocation.
             let start = out.len();

@@ -43,7 +43,8 @@ impl Target {
             .unwrap_or(host);
         // Lowercase the host, but not an IPv6 zone: interface names are case-sensitive.
         let zone = host.find('%').unwrap_or(host.len());
-        let mut lower = host[..zone].to_ascii_lowercase();
+        let mut lower = String::with_capacity(host.len());
+        lower.extend(host[..zone].chars().map(|c| c.to_ascii_lowercase()));
         lower.push_str(&host[zone..]);
         Ok(Target {
             scheme: Scheme::HTTP,
@@ -84,7 +85,11 @@ impl<'a> Authority<'a> {
         if host.is_empty() {
             return Err(RequestError::MissingHost);
         }
-        let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+        let authority = authority.as_str();
+        let host_port = match authority.bytes().rposition(|b| b == b'@') {
+            Some(at) => &authority[at + 1..],
+            None => authority,
+        };
         let after_host = host_port
             .strip_prefix(host)
             .ok_or(RequestError::InvalidUri)?;
@@ -128,7 +133,10 @@ impl<'a> Authority<'a> {
 /// Whether `b` may appear in a `uri-host` other than inside brackets: unreserved, sub-delims
 /// and `%` (RFC 3986 §3.2.2).
 fn is_host_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\''
+        | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%')
 }
 
 /// Whether `host` is a bracketed IP literal or a reg-name/IPv4 address (RFC 3986 §3.2.2).
