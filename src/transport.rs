@@ -10,7 +10,6 @@ use http::{Method, Request, Response};
 
 use crate::body::Body;
 use crate::close::CloseReason;
-use crate::codec::body::BodyDecoder;
 use crate::codec::request::{write_request_head, Target};
 use crate::codec::response::{response_framing, Framing, ResponseHead, DEFAULT_MAX_HEAD_BYTES};
 use crate::conn::Conn;
@@ -393,7 +392,7 @@ impl Transport {
             exchange.lease.release(verdict);
             ResponseBody::empty()
         } else {
-            ResponseBody::streaming(exchange, BodyDecoder::new(framing.framing), framing.close)
+            ResponseBody::streaming(exchange, framing.framing, framing.close)
         };
         let mut response = Response::new(body);
         response.extensions_mut().insert(info);
