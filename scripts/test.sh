@@ -53,4 +53,7 @@ check_one_connection native target/release/examples/get
 check_one_connection wasm32-wasip2 \
     wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y "$component"
 
+step "benchmark smoke pass (bench/run.sh --smoke: every contender builds and runs)"
+bench/run.sh --smoke
+
 step "all tests passed"
