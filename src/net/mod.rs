@@ -32,6 +32,10 @@
 //! - Errors are `std::io::Error` with the closest `ErrorKind` (`ConnectionRefused`,
 //!   `ConnectionReset`, `TimedOut`, `AddrInUse`, `NotFound` for a name that did not resolve …).
 
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
 #[cfg(not(target_os = "wasi"))]
 mod native;
 #[cfg(not(target_os = "wasi"))]
@@ -50,4 +54,46 @@ fn deadline_after(duration: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(duration)
         .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 60 * 60))
+}
+
+// Both backends have the same inherent methods; the trait impls and `Debug` are written once.
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush(cx)
+    }
+
+    /// Flushes, then half-closes ([`TcpStream::shutdown_write`]).
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_flush(cx))?;
+        Poll::Ready(this.shutdown_write())
+    }
 }
