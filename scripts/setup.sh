@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what roundtrip's demo and tests need on a fresh Debian machine with Rust (rustup):
 #   scripts/setup.sh          the wasm32-wasip2 target and wasmtime
-#   scripts/setup.sh nginx    ... and nginx (for the interop tests)
+#   scripts/setup.sh nginx    ... and nginx (for the interop tests), and for the codec's
+#                             browser-target tests: the wasm32-unknown-unknown target,
+#                             wasm-bindgen-test-runner (matching Cargo.lock) and node
 # Idempotent: each step is skipped when already done.
 set -euo pipefail
 
@@ -22,6 +24,24 @@ if ! wasmtime_ok; then
     if ! wasmtime_ok; then
         echo "installing wasmtime-cli $WASMTIME_VERSION from crates.io (about 16 minutes, once per machine)" >&2
         cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked
+    fi
+fi
+
+if [ "${1:-}" = nginx ]; then
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        rustup target add wasm32-unknown-unknown
+    fi
+    # The runner must match the wasm-bindgen version in Cargo.lock.
+    here=$(cd "$(dirname "$0")/.." && pwd)
+    wbg=$(grep -A1 '^name = "wasm-bindgen"$' "$here/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
+    if [ -n "$wbg" ] && ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q " $wbg\b"; then
+        echo "installing wasm-bindgen-cli $wbg from crates.io (a few minutes, once per machine)" >&2
+        cargo install wasm-bindgen-cli --version "$wbg"
+    fi
+    if ! command -v node >/dev/null 2>&1; then
+        sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+        $sudo_cmd apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nodejs >/dev/null
     fi
 fi
 

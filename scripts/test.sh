@@ -37,6 +37,10 @@ cargo test
 step "cargo test --target wasm32-wasip2 (under wasmtime)"
 cargo test --target wasm32-wasip2
 
+step "codec unit tests on wasm32-unknown-unknown (wasm-bindgen-test, under node)"
+cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+cargo test --lib --target wasm32-unknown-unknown
+
 step "get -n 100 against nginx uses exactly one TCP connection (nginx \$connection)"
 check_one_connection() {
     local label=$1; shift

@@ -101,6 +101,8 @@ impl CloseReason {
     }
 
     /// Index of this reason in [`CloseReason::ALL`].
+    // Used by the transport, which wasm32-unknown-unknown does not build.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
     pub(crate) fn index(self) -> usize {
         CloseReason::ALL
             .iter()
@@ -118,6 +120,9 @@ impl fmt::Display for CloseReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn all_is_complete_and_indexed() {

@@ -181,6 +181,8 @@ impl Error {
 
     /// Converts into an `io::Error` (for `AsyncRead` on response bodies), keeping `self` as the
     /// inner error so `Error::from_io` can recover it.
+    // Used by the transport, which wasm32-unknown-unknown does not build.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match &self {
             Error::ReadBody { source } => source.kind(),
@@ -207,6 +209,9 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn io_round_trip_keeps_the_error() {

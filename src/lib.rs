@@ -38,30 +38,50 @@
 //! request and response bodies; trailers; timeouts for connect and the response head; retries
 //! of replayable requests on stale pooled connections. Out: TLS, HTTP/2, proxies, redirects,
 //! cookies, decompression (layers above a transport, or future work).
+//! ## Targets
+//!
+//! wasm32-wasip2 (over WASI 0.2) and native hosts get everything. wasm32-unknown-unknown
+//! (browsers, no sockets) gets the sans-IO [`codec`], [`CloseReason`] and [`Error`]: the rest
+//! needs a network.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod body;
 pub mod close;
 pub mod codec;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod conn;
 pub mod error;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod exchange;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod lease;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod net;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod pool;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod response;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod stats;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod transport;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod waiters;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod write;
 
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use body::Body;
 pub use close::CloseReason;
 pub use error::{Error, Phase};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use response::ResponseBody;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use stats::{ConnectionInfo, PoolStats};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use transport::{
     Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,

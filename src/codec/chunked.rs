@@ -293,6 +293,9 @@ mod tests {
     //! The decoder's behaviour on split input is tested through `BodyDecoder` in `body.rs`;
     //! these pin down the `Step` protocol itself.
     use super::*;
+    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn steps() {
