@@ -120,9 +120,8 @@ impl fmt::Display for CloseReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
+    use wasm_bindgen_test::wasm_bindgen_test as test; // there, run by wasm-bindgen-test in node
 
     #[test]
     fn all_is_complete_and_indexed() {

@@ -229,12 +229,11 @@ impl BodyDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
-    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use crate::codec::error::Excerpt;
     use crate::codec::response::{parse_response_head, response_framing, DEFAULT_MAX_HEAD_BYTES};
     use http::Method;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test; // there, run by wasm-bindgen-test in node
 
     /// Everything a caller can observe from decoding one body.
     #[derive(Debug, PartialEq)]

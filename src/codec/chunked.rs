@@ -293,9 +293,8 @@ mod tests {
     //! The decoder's behaviour on split input is tested through `BodyDecoder` in `body.rs`;
     //! these pin down the `Step` protocol itself.
     use super::*;
-    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
+    use wasm_bindgen_test::wasm_bindgen_test as test; // there, run by wasm-bindgen-test in node
 
     #[test]
     fn steps() {

@@ -54,10 +54,9 @@ pub(crate) fn has_token(values: GetAll<'_, HeaderValue>, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
-    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use http::HeaderMap;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test; // there, run by wasm-bindgen-test in node
 
     #[test]
     fn tokens() {

@@ -392,10 +392,9 @@ fn push_hex(mut n: u64, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
-    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use http::HeaderValue;
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test; // there, run by wasm-bindgen-test in node
 
     /// Writes a head after some existing bytes, checks they are untouched, returns the head.
     fn head(

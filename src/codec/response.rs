@@ -387,9 +387,8 @@ pub fn is_interim(status: StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    // On wasm32-unknown-unknown these run under wasm-bindgen-test (scripts/test.sh, in node).
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
+    use wasm_bindgen_test::wasm_bindgen_test as test; // there, run by wasm-bindgen-test in node
 
     /// Parses a complete head after checking that every strict prefix is incomplete, and that
     /// bytes after the head are not consumed.
