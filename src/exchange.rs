@@ -37,6 +37,10 @@ pub(crate) struct Exchange {
     /// Whether any response byte was received (a failure before that, on a reused
     /// connection, means the server closed it while idle: the request may be retried).
     received_any: bool,
+    /// The buffered bytes were parsed and are an incomplete head. Set and cleared only by
+    /// `poll_head_inner` (cleared when a read adds bytes), so a poll that brings nothing new
+    /// does not parse the same bytes again.
+    incomplete: bool,
     /// `response_header_timeout`, armed once the request is fully written.
     header_timeout: Option<Duration>,
     header_timer: Option<Sleep>,
@@ -56,6 +60,7 @@ impl Exchange {
             max_head,
             interim_bytes: 0,
             received_any: false,
+            incomplete: false,
             header_timeout,
             header_timer: None,
         }
@@ -112,13 +117,17 @@ impl Exchange {
         loop {
             let limit = self.max_head - self.interim_bytes;
             let conn = self.lease.conn();
-            let parsed = parse_response_head(conn.buffered(), limit).map_err(|e| match e {
-                // Report the configured limit, not what interim heads left of it.
-                ProtocolError::HeadTooLarge { .. } => ProtocolError::HeadTooLarge {
-                    limit: self.max_head,
-                },
-                e => e,
-            })?;
+            let parsed = if self.incomplete || conn.buffered().is_empty() {
+                None
+            } else {
+                parse_response_head(conn.buffered(), limit).map_err(|e| match e {
+                    // Report the configured limit, not what interim heads left of it.
+                    ProtocolError::HeadTooLarge { .. } => ProtocolError::HeadTooLarge {
+                        limit: self.max_head,
+                    },
+                    e => e,
+                })?
+            };
             match parsed {
                 Some((head, used)) => {
                     conn.consume(used);
@@ -132,7 +141,7 @@ impl Exchange {
                 None if conn.is_full(limit.saturating_add(1)) => {
                     panic!("internal error: codec asked for more bytes past the head limit")
                 }
-                None => {}
+                None => self.incomplete = true,
             }
             match conn.poll_fill(cx, limit.saturating_add(1)) {
                 Poll::Ready(Ok(0)) => {
@@ -145,7 +154,10 @@ impl Exchange {
                         }
                     })))
                 }
-                Poll::Ready(Ok(_)) => self.received_any = true,
+                Poll::Ready(Ok(_)) => {
+                    self.received_any = true;
+                    self.incomplete = false;
+                }
                 Poll::Ready(Err(source)) => {
                     return Poll::Ready(Err(self
                         .write_error
