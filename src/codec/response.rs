@@ -286,9 +286,8 @@ pub fn response_framing(
     request_wants_close: bool,
     head: &ResponseHead,
 ) -> Result<ResponseFraming, ProtocolError> {
-    let headers = &head.headers;
     let status = head.status;
-    let has_transfer_encoding = headers.contains_key(TRANSFER_ENCODING);
+    let fields = FramingFields::scan(&head.headers);
     let tunnel = request_method == Method::CONNECT && status.is_success();
     let bodiless = request_method == Method::HEAD
         || status.is_informational()
@@ -297,32 +296,31 @@ pub fn response_framing(
         || tunnel;
 
     let (framing, content_length, ambiguous) = if bodiless {
-        let announced = if has_transfer_encoding {
+        let announced = if fields.transfer_encoding {
             None
         } else {
-            content_length(headers).ok().flatten()
+            fields.content_length.ok().flatten()
         };
         (Framing::Empty, announced, false)
-    } else if has_transfer_encoding {
-        let framing = if final_coding_is_chunked(headers) {
+    } else if fields.transfer_encoding {
+        let framing = if fields.chunked_last {
             Framing::Chunked
         } else {
             Framing::CloseDelimited
         };
-        let ambiguous = headers.contains_key(CONTENT_LENGTH) || head.version != Version::HTTP_11;
+        let ambiguous = fields.content_length_present || head.version != Version::HTTP_11;
         (framing, None, ambiguous)
     } else {
-        match content_length(headers)? {
+        match fields.content_length? {
             Some(n) => (Framing::Length(n), Some(n), false),
             None => (Framing::CloseDelimited, None, false),
         }
     };
 
     let response_close = if head.version == Version::HTTP_11 {
-        fields::has_token(headers.get_all(CONNECTION), "close")
+        fields.close
     } else {
-        fields::has_token(headers.get_all(CONNECTION), "close")
-            || !fields::has_token(headers.get_all(CONNECTION), "keep-alive")
+        fields.close || !fields.keep_alive
     };
     let close = if request_wants_close {
         Some(CloseReason::RequestClose)
@@ -342,31 +340,67 @@ pub fn response_framing(
     })
 }
 
-/// Whether the last transfer coding, across all `Transfer-Encoding` lines, is `chunked`.
-fn final_coding_is_chunked(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|value| fields::elements(value.as_bytes()))
-        .filter(|coding| !coding.is_empty())
-        .last()
-        .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
+/// What the framing-related fields of a head say, gathered in one pass over the fields
+/// (no lookups by name: each costs a hash).
+struct FramingFields {
+    /// A `Transfer-Encoding` field is present.
+    transfer_encoding: bool,
+    /// The last transfer coding, across all `Transfer-Encoding` lines, is `chunked`.
+    chunked_last: bool,
+    /// A `Content-Length` field is present (valid or not).
+    content_length_present: bool,
+    /// The `Content-Length` after checking every value in order: every element (across
+    /// repeated lines and comma lists) must be `1*DIGIT`, fit a `u64` and agree. The first
+    /// problem found is kept.
+    content_length: Result<Option<u64>, ProtocolError>,
+    /// `Connection` has a `close` token (ASCII case-insensitive).
+    close: bool,
+    /// `Connection` has a `keep-alive` token.
+    keep_alive: bool,
 }
 
-/// The `Content-Length`, if any, after checking every value (see [`response_framing`]).
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtocolError> {
-    let mut found = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for element in fields::elements(value.as_bytes()) {
-            let n = parse_decimal(element).ok_or_else(|| ProtocolError::InvalidContentLength {
-                value: Excerpt::new(value.as_bytes()),
-            })?;
-            match found {
-                Some(previous) if previous != n => {
-                    return Err(ProtocolError::ConflictingContentLength)
+impl FramingFields {
+    fn scan(headers: &HeaderMap) -> FramingFields {
+        let mut seen = FramingFields {
+            transfer_encoding: false,
+            chunked_last: false,
+            content_length_present: false,
+            content_length: Ok(None),
+            close: false,
+            keep_alive: false,
+        };
+        for (name, value) in headers {
+            let bytes = value.as_bytes();
+            if name == CONTENT_LENGTH {
+                seen.content_length_present = true;
+                if let Ok(found) = seen.content_length {
+                    seen.content_length = content_length_line(found, bytes);
                 }
-                _ => found = Some(n),
+            } else if name == TRANSFER_ENCODING {
+                seen.transfer_encoding = true;
+                if let Some(last) = fields::elements(bytes).filter(|c| !c.is_empty()).last() {
+                    seen.chunked_last = last.eq_ignore_ascii_case(b"chunked");
+                }
+            } else if name == CONNECTION {
+                for token in fields::elements(bytes) {
+                    seen.close |= token.eq_ignore_ascii_case(b"close");
+                    seen.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
             }
+        }
+        seen
+    }
+}
+
+/// Folds one `Content-Length` line into the value found so far (see [`FramingFields`]).
+fn content_length_line(mut found: Option<u64>, value: &[u8]) -> Result<Option<u64>, ProtocolError> {
+    for element in fields::elements(value) {
+        let n = parse_decimal(element).ok_or_else(|| ProtocolError::InvalidContentLength {
+            value: Excerpt::new(value),
+        })?;
+        match found {
+            Some(previous) if previous != n => return Err(ProtocolError::ConflictingContentLength),
+            _ => found = Some(n),
         }
     }
     Ok(found)
