@@ -20,7 +20,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use http::Uri;
+
 use crate::close::CloseReason;
+use crate::codec::error::RequestError;
 use crate::codec::request::Target;
 use crate::conn::Conn;
 use crate::pool::{Pool, PoolConfig};
@@ -45,6 +48,16 @@ pub(crate) struct Shared {
     next_id: Cell<u64>,
     /// Whether an unsolicited response on an idle connection was logged yet (logged once).
     warned_unsolicited: Cell<bool>,
+    /// The last request's pool key, by the exact scheme and authority text it was parsed
+    /// from. Read and written only by [`Shared::key_for`], each borrow a single statement.
+    last_key: RefCell<Option<CachedKey>>,
+}
+
+/// A pool key and the URI text it was parsed from ([`Shared::key_for`]).
+struct CachedKey {
+    scheme: Box<str>,
+    authority: Box<str>,
+    key: Key,
 }
 
 impl Shared {
@@ -54,7 +67,32 @@ impl Shared {
             waiters: RefCell::new(Waiters::new()),
             next_id: Cell::new(1),
             warned_unsolicited: Cell::new(false),
+            last_key: RefCell::new(None),
         }
+    }
+
+    /// The pool key for `uri`. A client usually asks the same host again and again, so the
+    /// last key is reused when the scheme and authority are byte-for-byte the same: the
+    /// parse and the key's two allocations are paid once per change of host.
+    pub(crate) fn key_for(&self, uri: &Uri) -> Result<Key, RequestError> {
+        let (scheme, authority) = match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(authority)) => (scheme, authority.as_str()),
+            _ => return Target::from_uri(uri).map(Key::new),
+        };
+        let cached = match &*self.last_key.borrow() {
+            Some(c) if *c.scheme == *scheme && *c.authority == *authority => Some(c.key.clone()),
+            _ => None,
+        };
+        if let Some(key) = cached {
+            return Ok(key);
+        }
+        let key = Key::new(Target::from_uri(uri)?);
+        *self.last_key.borrow_mut() = Some(CachedKey {
+            scheme: scheme.into(),
+            authority: authority.into(),
+            key: key.clone(),
+        });
+        Ok(key)
     }
 
     /// Runs `f` on the pool, then drops the connections it closed, outside the borrow, then

@@ -244,42 +244,46 @@ impl Transport {
 
     async fn round_trip_inner(&self, req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
         let (parts, body) = req.into_parts();
-        let target = Key::new(Target::from_uri(&parts.uri)?);
+        let target = self.shared.key_for(&parts.uri)?;
         let keep_alive = !self.config.pool.disable_keep_alives;
+        let framing = body.framing();
+        let write_head = |head: &mut Vec<u8>| {
+            write_request_head(
+                &parts.method,
+                &parts.uri,
+                parts.version,
+                &parts.headers,
+                framing,
+                keep_alive,
+                head,
+            )
+        };
         let mut head = Vec::with_capacity(256);
-        let info = write_request_head(
-            &parts.method,
-            &parts.uri,
-            parts.version,
-            &parts.headers,
-            body.framing(),
-            keep_alive,
-            &mut head,
-        )?;
+        let info = write_head(&mut head)?;
         let replayable = is_replayable(&parts.method, &parts.headers);
         let mut body = Some(body);
         loop {
+            if head.is_empty() {
+                // A retry: the head went to the failed attempt's write task.
+                write_head(&mut head)?;
+            }
             let lease = self.connect(&target).await?;
             let reused = lease.is_reused();
             let this_body = body
                 .take()
                 .unwrap_or_else(|| panic!("internal error: request body consumed twice"));
-            // Keep what a retry needs only when a retry is possible: on a reused connection,
-            // with a body that can be sent again. `head` stays for the retry; the write task
-            // gets a copy. Otherwise the write task takes `head` itself.
+            // Keep a copy of the body only when a retry is possible: on a reused connection,
+            // with a body that can be sent again. (The head is written again for a retry, the
+            // rare path, rather than copied for every request.)
             let retry_body = if reused && self.config.retry_stale {
                 this_body.try_clone()
             } else {
                 None
             };
-            let write_head = match &retry_body {
-                Some(_) => head.clone(),
-                None => std::mem::take(&mut head),
-            };
             self.shared.with_pool(Pool::note_request);
             let mut exchange = Exchange::new(
                 lease,
-                WriteTask::new(write_head, this_body),
+                WriteTask::new(std::mem::take(&mut head), this_body),
                 self.config.max_response_head_bytes,
                 self.config.response_header_timeout,
             );

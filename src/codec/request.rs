@@ -43,9 +43,8 @@ impl Target {
             .unwrap_or(host);
         // Lowercase the host, but not an IPv6 zone: interface names are case-sensitive.
         let zone = host.find('%').unwrap_or(host.len());
-        let mut lower = String::with_capacity(host.len());
-        lower.extend(host[..zone].chars().map(|c| c.to_ascii_lowercase()));
-        lower.push_str(&host[zone..]);
+        let mut lower = host.to_owned();
+        lower[..zone].make_ascii_lowercase();
         Ok(Target {
             scheme: Scheme::HTTP,
             host: lower,
@@ -80,19 +79,22 @@ impl<'a> Authority<'a> {
         if !scheme.eq_ignore_ascii_case("http") {
             return Err(RequestError::UnsupportedScheme(scheme.to_owned()));
         }
-        let authority = uri.authority().ok_or(RequestError::MissingHost)?;
-        let host = authority.host();
-        if host.is_empty() {
-            return Err(RequestError::MissingHost);
-        }
-        let authority = authority.as_str();
+        let authority = uri.authority().ok_or(RequestError::MissingHost)?.as_str();
+        // `[userinfo@]host[:port]`, already checked by `http` for its character set; split
+        // as `Authority::host` does, in one pass.
         let host_port = match authority.bytes().rposition(|b| b == b'@') {
             Some(at) => &authority[at + 1..],
             None => authority,
         };
-        let after_host = host_port
-            .strip_prefix(host)
-            .ok_or(RequestError::InvalidUri)?;
+        let host_end = if host_port.starts_with('[') {
+            host_port.find(']').map_or(host_port.len(), |i| i + 1)
+        } else {
+            host_port.find(':').unwrap_or(host_port.len())
+        };
+        let (host, after_host) = host_port.split_at(host_end);
+        if host.is_empty() {
+            return Err(RequestError::MissingHost);
+        }
         let port = match after_host.strip_prefix(':') {
             None if after_host.is_empty() => DEFAULT_PORT,
             Some("") => DEFAULT_PORT,
@@ -132,6 +134,7 @@ impl<'a> Authority<'a> {
 
 /// Whether `b` may appear in a `uri-host` other than inside brackets: unreserved, sub-delims
 /// and `%` (RFC 3986 §3.2.2).
+#[inline]
 fn is_host_byte(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
