@@ -16,6 +16,7 @@ use crate::codec::response::Framing;
 use crate::conn::READ_BUF;
 use crate::error::Error;
 use crate::exchange::Exchange;
+use crate::stats::ConnectionInfo;
 
 /// The body of a response.
 ///
@@ -34,6 +35,9 @@ use crate::exchange::Exchange;
 /// upload too. Read the body, or drop it.
 pub struct ResponseBody {
     state: State,
+    /// Which connection served the response; `None` for [`ResponseBody::empty`]. Set once at
+    /// construction.
+    connection: Option<ConnectionInfo>,
 }
 
 enum State {
@@ -66,6 +70,15 @@ impl ResponseBody {
     pub(crate) fn done(trailers: Option<HeaderMap>) -> ResponseBody {
         ResponseBody {
             state: State::Done { trailers },
+            connection: None,
+        }
+    }
+
+    /// A body with nothing to read, for a response served by `connection`.
+    pub(crate) fn bodiless(connection: ConnectionInfo) -> ResponseBody {
+        ResponseBody {
+            state: State::Done { trailers: None },
+            connection: Some(connection),
         }
     }
 
@@ -74,6 +87,10 @@ impl ResponseBody {
         framing: Framing,
         verdict: Option<CloseReason>,
     ) -> ResponseBody {
+        let connection = Some(ConnectionInfo {
+            id: exchange.lease.conn_id(),
+            reused: exchange.lease.is_reused(),
+        });
         let decoder = BodyDecoder::new(framing);
         let raw = matches!(framing, Framing::Length(_) | Framing::CloseDelimited);
         let mut body = ResponseBody {
@@ -84,6 +101,7 @@ impl ResponseBody {
                 verdict,
                 raw,
             })),
+            connection,
         };
         // The whole body may have arrived with the head: then pool now.
         if let Err(e) = body.advance_buffered() {
@@ -96,6 +114,25 @@ impl ResponseBody {
     /// An empty body.
     pub fn empty() -> ResponseBody {
         ResponseBody::done(None)
+    }
+
+    /// Which connection served the response: its id and whether it was reused from the
+    /// idle pool. `None` only for a body made with [`ResponseBody::empty`].
+    ///
+    /// It lives here rather than in the response's extensions because inserting into
+    /// `http::Extensions` costs three allocations per response.
+    ///
+    /// ```no_run
+    /// # roundtrip::net::block_on(async {
+    /// # let transport = roundtrip::Transport::new();
+    /// let response = transport.get("http://127.0.0.1:8080/").await?;
+    /// let info = response.body().connection().unwrap();
+    /// println!("connection {} (reused: {})", info.id, info.reused);
+    /// # Ok::<(), roundtrip::Error>(())
+    /// # });
+    /// ```
+    pub fn connection(&self) -> Option<ConnectionInfo> {
+        self.connection
     }
 
     /// Whether the body has been read to its end (its connection is released).

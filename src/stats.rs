@@ -4,17 +4,7 @@ use std::fmt;
 
 use crate::close::CloseReason;
 
-/// Which connection served a response: found in every response's extensions.
-///
-/// ```no_run
-/// # roundtrip::net::block_on(async {
-/// # let transport = roundtrip::Transport::new();
-/// let response = transport.get("http://127.0.0.1:8080/").await?;
-/// let info = response.extensions().get::<roundtrip::ConnectionInfo>().unwrap();
-/// println!("connection {} (reused: {})", info.id, info.reused);
-/// # Ok::<(), roundtrip::Error>(())
-/// # });
-/// ```
+/// Which connection served a response: from [`ResponseBody::connection`](crate::ResponseBody::connection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionInfo {
     /// The connection's number, unique within its transport (counting from 1).

@@ -378,10 +378,6 @@ impl Transport {
         request_wants_close: bool,
         head: ResponseHead,
     ) -> Result<Response<ResponseBody>, Error> {
-        let info = ConnectionInfo {
-            id: exchange.lease.conn_id(),
-            reused: exchange.lease.is_reused(),
-        };
         let framing = match response_framing(method, request_wants_close, &head) {
             Ok(f) => f,
             Err(e) => {
@@ -390,16 +386,19 @@ impl Transport {
             }
         };
         let body = if framing.framing == Framing::Empty {
+            let info = ConnectionInfo {
+                id: exchange.lease.conn_id(),
+                reused: exchange.lease.is_reused(),
+            };
             let verdict = framing
                 .close
                 .or_else(|| (!exchange.write_ok()).then_some(CloseReason::EarlyResponse));
             exchange.lease.release(verdict);
-            ResponseBody::empty()
+            ResponseBody::bodiless(info)
         } else {
             ResponseBody::streaming(exchange, framing.framing, framing.close)
         };
         let mut response = Response::new(body);
-        response.extensions_mut().insert(info);
         *response.status_mut() = head.status;
         *response.version_mut() = head.version;
         *response.headers_mut() = head.headers;

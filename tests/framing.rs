@@ -163,6 +163,8 @@ fn bodyless_responses_are_pooled_before_they_are_returned() {
             let resp = t.round_trip(head).await.unwrap();
             assert_eq!(resp.headers()["content-length"], "123");
             assert!(resp.body().is_end_stream());
+            let info = resp.body().connection().unwrap();
+            assert_eq!((info.id, info.reused), (1, false));
             assert_eq!(
                 t.stats().idle,
                 1,
@@ -172,6 +174,8 @@ fn bodyless_responses_are_pooled_before_they_are_returned() {
                 let resp = t.round_trip(get(&url)).await.unwrap();
                 assert_eq!(resp.status(), status);
                 assert!(resp.body().is_end_stream());
+                let info = resp.body().connection().unwrap();
+                assert_eq!((info.id, info.reused), (1, true));
                 assert_eq!(t.stats().idle, 1);
             }
             assert_eq!(balanced(&t).dials, 1);

@@ -30,10 +30,7 @@ fn sequential_requests_share_one_connection() {
         async {
             for i in 0..10 {
                 let mut resp = t.round_trip(get(&url)).await.unwrap();
-                let info = *resp
-                    .extensions()
-                    .get::<roundtrip::ConnectionInfo>()
-                    .unwrap();
+                let info = resp.body().connection().unwrap();
                 assert_eq!((info.id, info.reused), (1, i > 0));
                 assert_eq!(resp.status(), 200);
                 assert_eq!(resp.body_mut().text().await.unwrap(), format!("reply {i}"));
