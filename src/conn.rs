@@ -122,7 +122,9 @@ impl Conn {
     /// and the transport logs it once.
     pub(crate) fn probe_idle(&mut self) -> Option<CloseReason> {
         debug_assert_eq!(self.end, 0, "idle connections have empty buffers");
-        match self.io.try_read_now(&mut self.buf) {
+        // A few bytes tell all the probe needs (EOF, a 408, or anything else). The size
+        // matters in wasm: wasmtime allocates and zeroes the requested length on every read.
+        match self.io.try_read_now(&mut self.buf[..PROBE_BYTES]) {
             Ok(None) => None,
             Ok(Some(0)) => Some(CloseReason::ServerClosedIdle),
             Ok(Some(n)) if is_408(&self.buf[..n]) => Some(CloseReason::ServerClosedIdle),
@@ -131,6 +133,9 @@ impl Conn {
         }
     }
 }
+
+/// Bytes the idle probe asks for: enough for `HTTP/1.1 408`.
+const PROBE_BYTES: usize = 16;
 
 /// `HTTP/1.x 408` at the start of unsolicited bytes (Go's `is408Message`).
 fn is_408(b: &[u8]) -> bool {
