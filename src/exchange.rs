@@ -41,6 +41,10 @@ pub(crate) struct Exchange {
     /// `poll_head_inner` (cleared when a read adds bytes), so a poll that brings nothing new
     /// does not parse the same bytes again.
     incomplete: bool,
+    /// No read was attempted yet. Cleared by the first `poll_fill` of `poll_head_inner`,
+    /// which first tells the stream to wait for readiness (the request was just sent, so an
+    /// immediate read would find nothing; in wasm that read is a wasted host call).
+    first_read: bool,
     /// `response_header_timeout`, armed once the request is fully written.
     header_timeout: Option<Duration>,
     header_timer: Option<Sleep>,
@@ -61,6 +65,7 @@ impl Exchange {
             interim_bytes: 0,
             received_any: false,
             incomplete: false,
+            first_read: true,
             header_timeout,
             header_timer: None,
         }
@@ -142,6 +147,9 @@ impl Exchange {
                     panic!("internal error: codec asked for more bytes past the head limit")
                 }
                 None => self.incomplete = true,
+            }
+            if std::mem::take(&mut self.first_read) && conn.buffered().is_empty() {
+                conn.io().wait_before_next_read();
             }
             match conn.poll_fill(cx, limit.saturating_add(1)) {
                 Poll::Ready(Ok(0)) => {

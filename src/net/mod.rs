@@ -11,7 +11,7 @@
 //!
 //! - [`TcpStream`]: `connect(host, port)`, `poll_read`, `poll_write`, `poll_flush`,
 //!   `start_flush` (flush without waiting for completion), `try_read_now` (a non-blocking
-//!   probe), `shutdown_write`, `local_addr`, `peer_addr`, and
+//!   probe), `wait_before_next_read` (a hint: nothing is readable yet), `shutdown_write`, `local_addr`, `peer_addr`, and
 //!   futures-io `AsyncRead`/`AsyncWrite`.
 //! - [`TcpListener`]: `bind(addr)`, `local_addr()`, `accept().await`, for test servers and the
 //!   demo's embedded server.

@@ -94,6 +94,11 @@ impl TcpStream {
         Ok(())
     }
 
+    /// A hint that nothing is expected to be readable yet. A no-op here: a read that finds
+    /// nothing is one cheap syscall, while waiting for readiness first costs more (measured:
+    /// 3 → 13 syscalls per request). The WASI backend acts on it.
+    pub fn wait_before_next_read(&mut self) {}
+
     /// Non-blocking probe, for idle pooled connections. Never registers a waker.
     ///
     /// `Ok(None)`: nothing available now (the connection is alive and quiet). `Ok(Some(0))`:

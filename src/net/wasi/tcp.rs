@@ -4,7 +4,8 @@
 //! the WASI 0.2 contracts allow:
 //!
 //! - read with data available: 1 (`read`); with nothing available: 1 (`read`), then the wait
-//!   is shared with every other pending operation in one `poll` of the reactor.
+//!   is shared with every other pending operation in one `poll` of the reactor. After
+//!   `wait_before_next_read` (a request was just sent): the `poll` first, then 1 `read`.
 //! - write: 2 (`check-write`, `write`), or 1 when the previous `check-write` permit is unused
 //!   (e.g. the first write after a completed flush).
 //! - flush: 2 (`flush`, `check-write` to observe completion); 0 if nothing was written since
@@ -52,6 +53,9 @@ pub struct TcpStream {
     unflushed: bool,
     /// A flush has been issued and its completion (a non-zero `check-write`) not yet seen.
     flushing: bool,
+    /// Set by `wait_before_next_read`, cleared by the next `poll_read`: that read waits for
+    /// the pollable before trying.
+    wait_first: bool,
 }
 
 impl TcpStream {
@@ -66,6 +70,7 @@ impl TcpStream {
             permit: 0,
             unflushed: false,
             flushing: false,
+            wait_first: false,
         }
     }
 
@@ -91,8 +96,10 @@ impl TcpStream {
                 return Poll::Pending;
             }
         }
-        if let Some(n) = self.read_now(buf)? {
-            return Poll::Ready(Ok(n));
+        if !std::mem::take(&mut self.wait_first) {
+            if let Some(n) = self.read_now(buf)? {
+                return Poll::Ready(Ok(n));
+            }
         }
         // Nothing available. A 0-byte read is not end of stream: wait for the host to say
         // there is something to read (data, EOF or an error).
@@ -101,6 +108,16 @@ impl TcpStream {
             .get_or_insert_with(|| Source::new(input.subscribe()))
             .register(cx.waker());
         Poll::Pending
+    }
+
+    /// Tells the stream that nothing is expected to be readable yet (a request was just sent):
+    /// the next [`poll_read`](Self::poll_read) registers for readiness and returns `Pending`
+    /// without trying a `read` first. That saves the host call of a read that would find
+    /// nothing, whose cost wasmtime makes grow with the buffer (it allocates and zeroes the
+    /// requested length). If data is there after all, the reactor's next `poll` says so at
+    /// once.
+    pub fn wait_before_next_read(&mut self) {
+        self.wait_first = true;
     }
 
     /// Writes a prefix of `buf` of at most the size the host currently permits.
