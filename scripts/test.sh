@@ -57,6 +57,20 @@ check_one_connection native target/release/examples/get
 check_one_connection wasm32-wasip2 \
     wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y "$component"
 
+step "the demo (embedded server, no URL): 3 requests over one connection, on both targets"
+check_demo() {
+    local label=$1; shift
+    local out
+    out=$("$@" -n 3 --stats 2>&1) || { echo "$out"; return 1; }
+    echo "$out" | grep -q "request 3 on connection 1" || { echo "$out"; return 1; }
+    echo "$label: ok"
+}
+cargo build -q --release --example demo
+cargo build -q --release --example demo --target wasm32-wasip2
+check_demo native target/release/examples/demo
+check_demo wasm32-wasip2 wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y \
+    target/wasm32-wasip2/release/examples/demo.wasm
+
 step "benchmark smoke pass (bench/run.sh --smoke: every contender builds and runs)"
 bench/run.sh --smoke
 
