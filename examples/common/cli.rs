@@ -18,7 +18,9 @@ pub struct Args {
 
 /// Prints the usage line; exit status 2.
 pub fn usage() -> ExitCode {
-    eprintln!("usage: get|demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q]");
+    eprintln!(
+        "usage: get|demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q]"
+    );
     ExitCode::from(2)
 }
 

@@ -56,6 +56,9 @@ struct Reactor {
     registrations: Vec<Registration>,
     /// Spare allocation for the `&[&Pollable]` argument of `poll`, recycled across iterations.
     poll_list: Vec<&'static Pollable>,
+    /// Spare allocation for marking which registrations `poll` reported ready (indexed like
+    /// `registrations`); cleared and refilled by every turn.
+    ready_marks: Vec<bool>,
     /// A zero-duration timer, created on first need and kept: once ready it stays ready, so
     /// adding it to a `poll` list makes that call return at once. Not a child of any other
     /// resource, so it may live as long as the thread.
@@ -67,6 +70,7 @@ impl Reactor {
         Reactor {
             registrations: Vec::new(),
             poll_list: Vec::new(),
+            ready_marks: Vec::new(),
             immediate: None,
         }
     }
@@ -255,20 +259,25 @@ fn turn_inner(woken: &mut Vec<Waker>, nonblocking: bool) {
         POLL_CALLS.with(|c| c.set(c.get() + 1));
 
         // `ready` holds indices into `registrations` (plus, when non-blocking, the index of
-        // the immediate timer, one past the last registration), in no particular order.
-        // Remove from the highest index down so `swap_remove` never moves an entry that is
-        // still to be removed.
-        let registered = r.registrations.len() as u32;
-        let mut ready = ready;
-        ready.retain(|i| *i < registered);
-        ready.sort_unstable_by(|a, b| b.cmp(a));
-        ready.dedup();
+        // the immediate timer, one past the last registration), in no particular order. Mark
+        // them, then take the marked registrations out in one ordered pass.
+        let mut marks = mem::take(&mut r.ready_marks);
+        marks.clear();
+        marks.resize(r.registrations.len(), false);
         for i in ready {
-            let reg = r.registrations.swap_remove(i as usize);
-            woken.push(reg.waker);
-            // `reg.pollable` is dropped here; the owning `Source` still holds it, so this is
-            // only a reference-count decrement, never a resource drop.
+            if let Some(mark) = marks.get_mut(i as usize) {
+                *mark = true;
+            }
         }
+        let mut index = 0;
+        let taken = r.registrations.extract_if(.., |_| {
+            index += 1;
+            marks[index - 1]
+        });
+        // Each registration's pollable is dropped here; the owning `Source` still holds it,
+        // so this is only a reference-count decrement, never a resource drop.
+        woken.extend(taken.map(|reg| reg.waker));
+        r.ready_marks = marks;
     });
     for waker in woken.drain(..) {
         waker.wake();
