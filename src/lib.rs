@@ -60,6 +60,8 @@ pub mod error;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod exchange;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod fxhash;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod lease;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod net;

@@ -16,11 +16,12 @@
 //! - returning a connection is either [`Pool::try_put`], which hands the connection back with the
 //!   reason it was refused, or [`Pool::put_or_close`], which closes it and records that reason.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use crate::close::CloseReason;
+use crate::fxhash::FastHash;
 use crate::stats::PoolStats;
 
 /// Pool limits. See `TransportBuilder` for the user-facing defaults and why they were chosen.
@@ -42,10 +43,28 @@ pub(crate) struct PoolConfig {
 #[derive(Debug)]
 struct Idle<C> {
     conn: C,
-    /// When it entered the pool (for `idle_timeout`).
-    since: Instant,
-    /// Put order; also its key in `Pool::lru`.
+    /// Put order; also its entry in `Pool::lru`.
     seq: u64,
+}
+
+/// What the pool knows of one key.
+#[derive(Debug)]
+struct Host<C> {
+    /// Idle connections, oldest first (`seq` ascending); `take` pops the back (LIFO).
+    idle: VecDeque<Idle<C>>,
+    /// Connections: reserved for a dial, in use, or idle (so `idle.len() <= conns`).
+    /// Incremented by `try_reserve`, decremented by every close and by
+    /// `release_reservation`; the entry is removed when it reaches 0.
+    conns: usize,
+}
+
+/// An entry of the global idle order.
+#[derive(Debug)]
+struct LruEntry<K> {
+    seq: u64,
+    /// When the connection entered the pool (for `idle_timeout`).
+    since: Instant,
+    key: K,
 }
 
 /// The pool. Owned by the transport's shared state and borrowed only for the duration of one
@@ -54,21 +73,21 @@ struct Idle<C> {
 #[derive(Debug)]
 pub(crate) struct Pool<K, C> {
     config: PoolConfig,
-    /// Idle connections per key, oldest first (`seq` ascending); `take` pops the back (LIFO).
-    /// Invariant: every entry has a matching `lru` entry. A key's deque is kept when it
-    /// empties (one per host ever used), so the put/take cycle of a busy host hashes once.
-    idle: HashMap<K, VecDeque<Idle<C>>, FastHash>,
-    /// Every idle connection by put order: `seq -> key`. The first entry is the connection idle
-    /// the longest, across all keys. Invariant: `lru.len() == stats.idle`.
-    lru: BTreeMap<u64, K>,
+    /// Per key: idle connections and the connection count. Invariants: every key with a
+    /// connection (reserved, in use or idle) has an entry and no other key has one; the
+    /// `conns` sum to dialing + `stats.in_use` + `stats.idle`. A busy host keeps its entry
+    /// across put/take cycles, so each costs one hash lookup and no allocation.
+    hosts: HashMap<K, Host<C>, FastHash>,
+    /// Every idle connection in put order (`seq` ascending, which is also `since` order): the
+    /// front is the connection idle the longest, across all keys. Invariants: exactly one
+    /// entry per idle connection (`lru.len() == stats.idle`), with the same `seq`. Removal
+    /// at `take` is O(1) when the connection taken is the most recently pooled overall (the
+    /// usual case: one busy host), else a binary search and a shift of the shorter side.
+    lru: VecDeque<LruEntry<K>>,
     /// Next `seq` to hand out. Only grows.
     next_seq: u64,
     /// Set by `close_idle`, cleared by the next `take`: while set, puts are refused.
     closing: bool,
-    /// Connections per key: reserved for a dial, in use, or idle. Incremented by
-    /// `try_reserve`, decremented by every close and by `release_reservation`. Invariant: no
-    /// zero entries; the values sum to dialing + `stats.in_use` + `stats.idle`.
-    per_host: HashMap<K, usize, FastHash>,
     /// Connections the pool closed, waiting to be dropped by the caller once its borrow of the
     /// pool has ended ([`Pool::take_dead`]): dropping a socket may drop wakers, and a waker
     /// drop must never run while the pool is borrowed.
@@ -83,11 +102,10 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     pub(crate) fn new(config: PoolConfig) -> Self {
         Pool {
             config,
-            idle: HashMap::default(),
-            lru: BTreeMap::new(),
+            hosts: HashMap::default(),
+            lru: VecDeque::new(),
             next_seq: 0,
             closing: false,
-            per_host: HashMap::default(),
             dead: Vec::new(),
             stats: PoolStats::default(),
         }
@@ -111,15 +129,10 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     ) -> Option<C> {
         self.closing = false;
         self.prune(now);
-        let list = self.idle.get_mut(key)?;
         loop {
-            let mut entry = list.pop_back()?;
-            if self.lru.remove(&entry.seq).is_none() {
-                panic!(
-                    "internal error: idle connection {} missing from the lru",
-                    entry.seq
-                );
-            }
+            let host = self.hosts.get_mut(key)?;
+            let mut entry = host.idle.pop_back()?;
+            remove_from_lru(&mut self.lru, entry.seq);
             self.stats.idle -= 1;
             match probe(&mut entry.conn) {
                 None => {
@@ -129,7 +142,7 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
                 }
                 Some(reason) => {
                     self.stats.record_close(reason);
-                    forget_conn(&mut self.per_host, key);
+                    self.forget_conn(key);
                     self.dead.push(entry.conn);
                 }
             }
@@ -155,18 +168,20 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         if self.config.max_idle_total == 0 {
             return Err((conn, CloseReason::TooManyIdle));
         }
-        let list = self.idle.entry(key.clone()).or_default();
-        if list.len() >= self.config.max_idle_per_host {
+        let Some(host) = self.hosts.get_mut(&key) else {
+            panic!("internal error: a connection put back for a key with no connections");
+        };
+        if host.idle.len() >= self.config.max_idle_per_host {
             return Err((conn, CloseReason::TooManyIdleForHost));
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        list.push_back(Idle {
-            conn,
-            since: now,
+        host.idle.push_back(Idle { conn, seq });
+        self.lru.push_back(LruEntry {
             seq,
+            since: now,
+            key,
         });
-        self.lru.insert(seq, key);
         self.stats.in_use -= 1;
         self.stats.idle += 1;
         // Over the global cap: the connection idle the longest goes (it may be another host's).
@@ -194,8 +209,8 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         let Some(timeout) = self.config.idle_timeout else {
             return;
         };
-        while let Some(since) = self.oldest_since() {
-            if now.saturating_duration_since(since) < timeout {
+        while let Some(oldest) = self.lru.front() {
+            if now.saturating_duration_since(oldest.since) < timeout {
                 break;
             }
             self.close_oldest(CloseReason::IdleTimeout);
@@ -205,7 +220,7 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     /// When the next idle connection expires, if any.
     #[cfg(test)]
     pub(crate) fn next_expiry(&self) -> Option<Instant> {
-        Some(self.oldest_since()? + self.config.idle_timeout?)
+        Some(self.lru.front()?.since + self.config.idle_timeout?)
     }
 
     /// Closes every idle connection with `reason`, and refuses puts until the next `take`.
@@ -219,11 +234,22 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     /// Reserves a connection slot for a dial to `key`, if `max_conns_per_host` allows. The
     /// slot ends with `note_dialed` (it becomes the connection's) or `release_reservation`.
     pub(crate) fn try_reserve(&mut self, key: &K) -> bool {
-        let n = self.per_host.get(key).copied().unwrap_or(0);
+        let n = self.hosts.get(key).map_or(0, |h| h.conns);
         if self.config.max_conns_per_host.is_some_and(|max| n >= max) {
             return false;
         }
-        *self.per_host.entry(key.clone()).or_insert(0) += 1;
+        match self.hosts.get_mut(key) {
+            Some(host) => host.conns += 1,
+            None => {
+                self.hosts.insert(
+                    key.clone(),
+                    Host {
+                        idle: VecDeque::new(),
+                        conns: 1,
+                    },
+                );
+            }
+        }
         true
     }
 
@@ -232,16 +258,19 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         if failed {
             self.stats.dial_errors += 1;
         }
-        forget_conn(&mut self.per_host, key);
+        self.forget_conn(key);
     }
 
     /// How many more requests for `key` could get a connection now without waiting: idle
     /// ones plus free slots.
     pub(crate) fn available(&self, key: &K) -> usize {
-        let idle = self.idle.get(key).map_or(0, VecDeque::len);
+        let (idle, conns) = self
+            .hosts
+            .get(key)
+            .map_or((0, 0), |h| (h.idle.len(), h.conns));
         let free = match self.config.max_conns_per_host {
             None => usize::MAX,
-            Some(max) => max.saturating_sub(self.per_host.get(key).copied().unwrap_or(0)),
+            Some(max) => max.saturating_sub(conns),
         };
         idle.saturating_add(free)
     }
@@ -277,39 +306,40 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         }
         self.stats.in_use -= 1;
         self.stats.record_close(reason);
-        forget_conn(&mut self.per_host, key);
-    }
-
-    fn oldest_since(&self) -> Option<Instant> {
-        let (seq, key) = self.lru.first_key_value()?;
-        let front = self
-            .idle
-            .get(key)
-            .and_then(VecDeque::front)
-            .unwrap_or_else(|| panic!("internal error: lru entry {seq} without idle connection"));
-        Some(front.since)
+        self.forget_conn(key);
     }
 
     /// Closes the connection idle the longest. Precondition: the pool is not empty.
     fn close_oldest(&mut self, reason: CloseReason) {
-        let (seq, key) = self
+        let oldest = self
             .lru
-            .pop_first()
-            .unwrap_or_else(|| panic!("internal error: close_oldest on an empty pool"));
-        let list = self
-            .idle
-            .get_mut(&key)
-            .unwrap_or_else(|| panic!("internal error: lru key without idle list"));
-        let entry = list
             .pop_front()
-            .unwrap_or_else(|| panic!("internal error: lru entry {seq} in an empty idle list"));
-        if entry.seq != seq {
+            .unwrap_or_else(|| panic!("internal error: close_oldest on an empty pool"));
+        let entry = self
+            .hosts
+            .get_mut(&oldest.key)
+            .and_then(|h| h.idle.pop_front())
+            .unwrap_or_else(|| panic!("internal error: lru entry {} not idle", oldest.seq));
+        if entry.seq != oldest.seq {
             panic!("internal error: idle list order disagrees with the lru");
         }
         self.stats.idle -= 1;
         self.stats.record_close(reason);
-        forget_conn(&mut self.per_host, &key);
+        self.forget_conn(&oldest.key);
         self.dead.push(entry.conn);
+    }
+
+    /// One connection (or reservation) for `key` is gone.
+    fn forget_conn(&mut self, key: &K) {
+        match self.hosts.get_mut(key) {
+            Some(host) if host.conns > 1 => host.conns -= 1,
+            Some(host) if host.idle.is_empty() => {
+                self.hosts.remove(key);
+            }
+            // An idle connection outliving its count, or an underflow (which would silently
+            // lift max_conns_per_host): fail loudly instead.
+            _ => panic!("internal error: per-host connection count underflow"),
+        }
     }
 
     /// The connections closed since the last call, to be dropped after the pool's borrow ends.
@@ -318,80 +348,18 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     }
 }
 
-/// One connection (or reservation) for `key` is gone from `per_host`.
-fn forget_conn<K: Hash + Eq>(per_host: &mut HashMap<K, usize, FastHash>, key: &K) {
-    match per_host.get_mut(key) {
-        Some(n) if *n > 1 => *n -= 1,
-        Some(_) => {
-            per_host.remove(key);
+/// Removes the entry for `seq` from the lru. The taken connection is usually the most
+/// recently pooled one (LIFO), so the back is checked first.
+fn remove_from_lru<K>(lru: &mut VecDeque<LruEntry<K>>, seq: u64) {
+    if lru.back().is_some_and(|e| e.seq == seq) {
+        lru.pop_back();
+        return;
+    }
+    match lru.binary_search_by_key(&seq, |e| e.seq) {
+        Ok(i) => {
+            lru.remove(i);
         }
-        // An underflow would silently lift max_conns_per_host: fail loudly instead.
-        None => panic!("internal error: per-host connection count underflow"),
-    }
-}
-
-/// The hasher of the pool's maps: FxHash's multiply-rotate, a few instructions per word.
-/// Their keys are the caller's own targets, never network input, so SipHash's flooding
-/// resistance buys nothing, while it cost several percent of a pooled request.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FastHash;
-
-impl BuildHasher for FastHash {
-    type Hasher = FxHasher;
-
-    fn build_hasher(&self) -> FxHasher {
-        FxHasher(0)
-    }
-}
-
-/// See [`FastHash`].
-#[derive(Debug)]
-pub(crate) struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
+        Err(_) => panic!("internal error: idle connection {seq} missing from the lru"),
     }
 }
 
@@ -427,6 +395,33 @@ mod tests {
             assert!(p.try_reserve(&key));
             p.note_dialed();
         }
+    }
+
+    #[test]
+    fn taking_from_the_middle_of_the_idle_order_keeps_it() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut p = pool_with(PoolConfig {
+            max_idle_total: 4,
+            ..config()
+        });
+        dial_to(&mut p, "a", 2);
+        dial_to(&mut p, "b", 2);
+        p.try_put("a", 1, t0).unwrap();
+        p.try_put("b", 2, t0 + s(1)).unwrap();
+        p.try_put("a", 3, t0 + s(2)).unwrap();
+        p.try_put("b", 4, t0 + s(3)).unwrap();
+        // a's newest (3) is neither end of the global order.
+        assert_eq!(p.take(&"a", t0 + s(3), alive), Some(3));
+        // Expiry then goes 1 (10 s after t0), 2, 4: the order survived the removal.
+        assert_eq!(p.next_expiry(), Some(t0 + s(10)));
+        p.prune(t0 + s(11));
+        assert_eq!(p.next_expiry(), Some(t0 + s(13)));
+        assert_eq!(p.take(&"a", t0 + s(11), alive), None);
+        assert_eq!(p.take(&"b", t0 + s(11), alive), Some(4));
+        assert_eq!(p.stats().closed(CloseReason::IdleTimeout), 2);
+        assert_eq!((p.stats().idle, p.stats().in_use), (0, 2));
+        assert!(p.stats().is_balanced());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::hash::Hash;
 use std::rc::Rc;
 use std::task::Waker;
 
-use crate::pool::FastHash;
+use crate::fxhash::FastHash;
 
 /// One waiting request. Shared between its queue entry and the future that waits.
 #[derive(Default)]
