@@ -360,7 +360,12 @@ impl Stream {
             if self.decoder.is_done() {
                 return true;
             }
-            if self.exchange.lease.conn().buffered().is_empty() || self.decode_buffered().is_err() {
+            if self.exchange.lease.conn().buffered().is_empty() {
+                return false;
+            }
+            if self.decode_buffered().is_err() {
+                // The caller is gone, but the close is the server's fault: say so.
+                self.exchange.lease.poison(CloseReason::ProtocolError);
                 return false;
             }
             if self.pending == 0 && !self.decoder.is_done() {

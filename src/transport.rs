@@ -99,6 +99,11 @@ impl TransportBuilder {
     /// and idle; `None` (the default): no limit. Requests over the limit wait in FIFO order
     /// for a connection to come back to the pool or for a slot to free up (see
     /// [`PoolStats::waiting`]). Dropping a waiting request leaves the queue.
+    ///
+    /// As with any FIFO queue (tokio's `Semaphore` too), a request future that was woken for
+    /// its turn holds that turn until it is polled or dropped: a future kept aside unpolled
+    /// (say, the loser of a `select`) makes later requests to the host wait behind it. Drop
+    /// round-trip futures you stop polling.
     pub fn max_conns_per_host(mut self, n: Option<usize>) -> Self {
         self.pool.max_conns_per_host = n.map(|n| n.max(1));
         self

@@ -179,6 +179,42 @@ fn dropping_a_body_early_closes_unless_it_is_fully_buffered() {
     assert_eq!((s.dials, s.reuses), (1, 1));
 }
 
+/// A body dropped early whose buffered rest turns out to be malformed: the connection closes
+/// as the server's fault (`ProtocolError`), not as `CallerGone`.
+#[test]
+fn dropping_a_body_whose_buffered_rest_is_malformed_records_a_protocol_error() {
+    let server = Server::bind();
+    let url = server.url("/");
+    let t = Transport::new();
+    let dropped = Signal::new();
+    run(
+        async {
+            let mut peer = server.accept().await;
+            peer.read_request().await.unwrap();
+            // One write, so the whole response is buffered together: a good chunk, then a
+            // chunk size that is not hex.
+            peer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\nzz\r\n")
+                .await;
+            dropped.wait().await;
+            peer.until_eof().await;
+        },
+        async {
+            let mut resp = t.round_trip(get(&url)).await.unwrap();
+            let mut buf = [0u8; 2];
+            let n =
+                futures_lite::future::poll_fn(|cx| resp.body_mut().poll_read_body(cx, &mut buf))
+                    .await
+                    .unwrap();
+            assert_eq!(&buf[..n], b"ab");
+            drop(resp);
+            dropped.fire();
+        },
+    );
+    let s = balanced(&t);
+    assert_eq!(s.closed(CloseReason::ProtocolError), 1, "{s}");
+    assert_eq!(s.closed_total(), 1, "{s}");
+}
+
 /// While the server is thinking, the client's future is not polled at all: an idle wait
 /// costs zero polls. (The window starts once the request was fully sent and its write
 /// completions were delivered, and ends before the server answers.)

@@ -19,8 +19,9 @@ pub struct ResponseHead {
     pub version: Version,
     /// The status code.
     pub status: StatusCode,
-    /// The reason phrase as sent (empty when missing; may hold obs-text, so not
-    /// necessarily UTF-8). Shares its allocation with the header values.
+    /// The reason phrase as sent: empty when missing, and also when it is not UTF-8 (httparse
+    /// drops such a phrase rather than fail the response). Shares its allocation with the
+    /// header values.
     pub reason: Bytes,
     /// The header fields. Obsolete line folding has been replaced by spaces (RFC 9112 §5.2).
     pub headers: HeaderMap,
