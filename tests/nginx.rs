@@ -47,6 +47,29 @@ fn hundred_requests_one_connection() {
     assert_eq!((s.dials, s.reuses, s.requests), (1, 99, 100));
 }
 
+/// Part of the host-call budget of a pooled request in wasm: exactly one `wasi:io/poll.poll`
+/// (the wait for the response; writing the request and checking the idle connection never
+/// wait). Natively async-io owns polling and `poll_calls` stays 0.
+#[test]
+fn a_pooled_request_costs_one_poll() {
+    let Some(base) = nginx() else { return };
+    let t = Transport::new();
+    let url = format!("{base}/hello.txt");
+    let polls = roundtrip::net::block_on(async {
+        let mut warm = t.round_trip(get(&url)).await.unwrap();
+        warm.body_mut().bytes().await.unwrap();
+        let before = roundtrip::net::poll_calls();
+        for _ in 0..50 {
+            let mut resp = t.round_trip(get(&url)).await.unwrap();
+            assert_eq!(resp.body_mut().bytes().await.unwrap().len(), 17);
+        }
+        roundtrip::net::poll_calls() - before
+    });
+    let expected = if cfg!(target_os = "wasi") { 50 } else { 0 };
+    assert_eq!(polls, expected);
+    assert_eq!(balanced(&t).dials, 1);
+}
+
 #[test]
 fn head_404_and_large_file() {
     let Some(base) = nginx() else { return };
