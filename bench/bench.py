@@ -62,6 +62,8 @@ MODES = {
 
 NATIVE = [("rt", "rt"), ("hyper-pool", "hyper_pool"), ("hyper-conn", "hyper_conn"), ("ureq", "ureq")]
 WASM = [("rt", "rt"), ("hyper-pool", "hyper_pool"), ("hyper-conn", "hyper_conn"), ("wstd", "wstd"), ("raw", "raw")]
+GET_PEERS = [("get_rt", "roundtrip"), ("get_hyper", "hyper-util Client + tokio"),
+             ("get_wstd", "wstd (HTTP in the host, wasi:http)")]
 LABELS = {
     "native/rt": "roundtrip",
     "native/hyper-pool": "hyper-util legacy Client (pooled)",
@@ -344,6 +346,16 @@ class Bench:
                                                      "path": "target/wasm32-wasip2/release/examples/get.wasm"}
         else:
             self.sizes["get (roundtrip example)"] = {"ok": False, "error": "get.wasm not built"}
+        # The same minimal "get" (URL, N times on one client, print head and body) on each
+        # client: the like-for-like size comparison.
+        for b, what in GET_PEERS:
+            p = os.path.join(self.a.wasm_dir, f"{b}.wasm")
+            label = f"{b}.wasm: minimal get on {what}"
+            if os.path.exists(p):
+                self.sizes[label] = {"ok": True, "bytes": os.path.getsize(p),
+                                     "path": f"bench/target/wasm/wasm32-wasip2/release/{b}.wasm"}
+            else:
+                self.sizes[label] = {"ok": False, "error": "not built"}
         for name, b in WASM:
             p = os.path.join(self.a.wasm_dir, f"{b}.wasm")
             label = f"bench contender {b}.wasm ({LABELS['wasm/' + name]})"

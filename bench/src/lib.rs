@@ -234,3 +234,26 @@ pub fn sum<E: std::fmt::Display>(
     }
     Ok(total)
 }
+
+/// Arguments of the `get_*` size peers: `URL [N]` (N defaults to 1). Exits 2 on misuse.
+pub fn get_args() -> (String, usize) {
+    let mut it = std::env::args().skip(1);
+    let url = it.next();
+    let n = it.next().map(|n| n.parse::<usize>());
+    match (url, n) {
+        (Some(url), None) => (url, 1),
+        (Some(url), Some(Ok(n))) => (url, n),
+        _ => {
+            eprintln!("usage: get_* URL [N]");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Ends a `get_*` size peer: exit 0, or print the error and exit 1.
+pub fn get_exit(result: Result<(), String>) {
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

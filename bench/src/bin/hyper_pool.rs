@@ -11,57 +11,10 @@ use roundtrip_bench::{args, check_len, report, sum, Args, Scenario, Timer, POST_
 
 type Body = http_body_util::Either<Empty<Bytes>, Full<Bytes>>;
 
-#[cfg(not(target_os = "wasi"))]
-type Connector = hyper_util::client::legacy::connect::HttpConnector;
+#[path = "../hyper_connector.rs"]
+mod hyper_connector;
 
-#[cfg(not(target_os = "wasi"))]
-fn connector() -> Connector {
-    let mut c = Connector::new();
-    c.set_nodelay(true);
-    c
-}
-
-#[cfg(target_os = "wasi")]
-use wasi_connector::Connector;
-
-#[cfg(target_os = "wasi")]
-fn connector() -> Connector {
-    Connector
-}
-
-#[cfg(target_os = "wasi")]
-mod wasi_connector {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use hyper_util::rt::TokioIo;
-    use tokio::net::TcpStream;
-
-    /// Connects with `tokio::net::TcpStream::connect` to the URI's host and port.
-    #[derive(Clone, Copy, Debug)]
-    pub struct Connector;
-
-    impl tower_service::Service<http::Uri> for Connector {
-        type Response = TokioIo<TcpStream>;
-        type Error = std::io::Error;
-        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, uri: http::Uri) -> Self::Future {
-            Box::pin(async move {
-                let host = uri.host().unwrap_or("127.0.0.1").to_string();
-                let port = uri.port_u16().unwrap_or(80);
-                Ok(TokioIo::new(
-                    TcpStream::connect((host.as_str(), port)).await?,
-                ))
-            })
-        }
-    }
-}
+use hyper_connector::{connector, Connector};
 
 async fn worker(
     client: &Client<Connector, Body>,
