@@ -422,29 +422,39 @@ class Bench:
         s = self.summary
         t = []
 
-        def add(name, value, op, bound, detail):
-            if value is None:
-                t.append({"target": name, "value": None, "bound": f"{op} {bound}", "met": None, "detail": detail})
-            else:
-                met = value <= bound if op == "<=" else (value >= bound if op == ">=" else value == bound)
-                t.append({"target": name, "value": value, "bound": f"{op} {bound}", "met": met, "detail": detail})
+        def add(name, value, op, bound, detail, ceiling=None):
+            # `ceiling`: the same ratio with the ceiling contender (wrk natively, the raw loop in
+            # wasm) in roundtrip's place. When it is itself short of the bound, no client could
+            # have met the target in this run, and the table says so.
+            row = {"target": name, "value": value, "bound": f"{op} {bound}", "met": None,
+                   "detail": detail, "ceiling": ceiling,
+                   "reachable": None if ceiling is None else ceiling >= bound}
+            if value is not None:
+                row["met"] = value <= bound if op == "<=" else (value >= bound if op == ">=" else value == bound)
+            t.append(row)
 
         add("native seq: instructions/request vs hyper conn::http1",
             self.ratio("native/rt", "native/hyper-conn", "seq", "instr_per_req"), "<=", 0.63, "ratio rt ÷ hyper-conn")
         add("native seq: requests/s vs hyper-util pooled",
-            self.ratio("native/rt", "native/hyper-pool", "seq", "rps"), ">=", 1.1, "ratio rt ÷ hyper-pool")
+            self.ratio("native/rt", "native/hyper-pool", "seq", "rps"), ">=", 1.1, "ratio rt ÷ hyper-pool",
+            self.ratio("native/wrk", "native/hyper-pool", "seq", "rps"))
         add("wasm seq: instructions/request vs raw wasi:sockets loop",
             self.ratio("wasm/rt", "wasm/raw", "seq", "instr_per_req"), "<=", 1.1, "ratio rt ÷ raw")
         hp = [self.ratio("wasm/rt", k, "seq", "rps") for k in ("wasm/hyper-pool", "wasm/hyper-conn")]
         hp = [x for x in hp if x is not None]
+        hc = [self.ratio("wasm/raw", k, "seq", "rps") for k in ("wasm/hyper-pool", "wasm/hyper-conn")]
+        hc = [x for x in hc if x is not None]
         add("wasm seq: requests/s vs hyper+tokio on wasip2 (the faster of pooled and conn::http1)",
-            min(hp) if hp else None, ">=", 1.5, "ratio rt ÷ max(hyper-pool, hyper-conn)")
+            min(hp) if hp else None, ">=", 1.5, "ratio rt ÷ max(hyper-pool, hyper-conn)",
+            min(hc) if hc else None)
         add("native c64: requests/s vs hyper-util pooled",
-            self.ratio("native/rt", "native/hyper-pool", "c64", "rps"), ">=", 1.0, "ratio rt ÷ hyper-pool")
+            self.ratio("native/rt", "native/hyper-pool", "c64", "rps"), ">=", 1.0, "ratio rt ÷ hyper-pool",
+            self.ratio("native/wrk", "native/hyper-pool", "c64", "rps"))
         add("native c64: requests/s vs wrk",
             self.ratio("native/rt", "native/wrk", "c64", "rps"), ">=", 0.8, "ratio rt ÷ wrk")
         add("wasm c64: requests/s vs hyper pooled on wasip2",
-            self.ratio("wasm/rt", "wasm/hyper-pool", "c64", "rps"), ">=", 2.0, "ratio rt ÷ hyper-pool")
+            self.ratio("wasm/rt", "wasm/hyper-pool", "c64", "rps"), ">=", 2.0, "ratio rt ÷ hyper-pool",
+            self.ratio("wasm/raw", "wasm/hyper-pool", "c64", "rps"))
         for plat in ("native", "wasm"):
             add(f"{plat} seq: TCP connections", s[f"{plat}/rt"]["seq"].get("tcp_conns"), "==", 1,
                 f"{s[f'{plat}/rt']['seq'].get('tcp_conns_requests')} requests")
@@ -567,8 +577,8 @@ class Bench:
         L.append("")
         L.append("#### Targets (roundtrip)")
         L.append("")
-        L.append("| target | measured | bound | met? | how |")
-        L.append("|---|---:|---|---|---|")
+        L.append("| target | measured | bound | met? | the ceiling's ratio, same run | how |")
+        L.append("|---|---:|---|---|---:|---|")
         for t in self.target_list:
             v = t["value"]
             if v is None:
@@ -578,7 +588,10 @@ class Bench:
             else:
                 vs = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.2f}"
             met = {True: "yes", False: "**no**", None: "n/a (no data)"}[t["met"]]
-            L.append(f"| {t['target']} | {vs} | {t['bound']} | {met} | {t['detail']} |")
+            if t["met"] is False and t.get("reachable") is False:
+                met += " (beyond the ceiling)"
+            cs = "–" if t.get("ceiling") is None else f"{t['ceiling']:.2f}"
+            L.append(f"| {t['target']} | {vs} | {t['bound']} | {met} | {cs} | {t['detail']} |")
         if self.failures:
             L.append("")
             L.append("#### Failures recorded in this run")
@@ -594,7 +607,49 @@ class Bench:
         return "\n".join(L) + "\n"
 
 
+def update_readme(readme_path, base, md):
+    """Replaces the results block of bench/README.md with `md`, naming the raw files at `base`."""
+    with open(readme_path) as f:
+        readme = f.read()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    if begin in readme and end in readme:
+        head, rest = readme.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        rel = os.path.relpath(base, os.path.dirname(readme_path))
+        readme = (head + begin + "\n" + f"Raw data: `{rel}.json` (every run), `{rel}.tsv`, `{rel}.md`.\n\n"
+                  + md + end + tail)
+        with open(readme_path, "w") as f:
+            f.write(readme)
+        log(f"updated the results table in {readme_path}")
+
+
+def rerender(json_path, readme_path):
+    """Rebuilds a stored run's report (targets and markdown) from its JSON, measuring nothing:
+    for changes to the report itself. Rewrites the run's .md and, for a full run, the README."""
+    with open(json_path) as f:
+        d = json.load(f)
+    a = argparse.Namespace(mode=d["mode"])
+    b = Bench(a)
+    b.cfg = d["config"]
+    b.summary, b.callgrind, b.conns = d["summary"], d["callgrind"], d["connections"]
+    b.idle, b.sizes, b.failures, b.runs = d["idle_heap"], d["sizes"], d["failures"], d["runs"]
+    b.targets()
+    md = b.markdown(d["machine"])
+    d["targets"] = b.target_list
+    base = json_path[: -len(".json")]
+    with open(json_path, "w") as f:
+        json.dump(d, f, indent=1, default=str)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    log(f"re-rendered {base}.json and .md from the stored figures")
+    if d["mode"] == "full":
+        update_readme(readme_path, base, md)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--rerender":
+        rerender(sys.argv[2], sys.argv[3])
+        return
     p = argparse.ArgumentParser()
     p.add_argument("--mode", choices=MODES, default="full")
     p.add_argument("--native-dir", required=True)
@@ -643,18 +698,7 @@ def main():
     print(md)
     log(f"wrote {base}.json, .tsv, .md ({time.monotonic() - t0:.0f} s)")
     if a.mode == "full":
-        with open(a.readme) as f:
-            readme = f.read()
-        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
-        if begin in readme and end in readme:
-            head, rest = readme.split(begin, 1)
-            _, tail = rest.split(end, 1)
-            rel = os.path.relpath(base, os.path.dirname(a.readme))
-            readme = (head + begin + "\n" + f"Raw data: `{rel}.json` (every run), `{rel}.tsv`, `{rel}.md`.\n\n"
-                      + md + end + tail)
-            with open(a.readme, "w") as f:
-                f.write(readme)
-            log(f"updated the results table in {a.readme}")
+        update_readme(a.readme, base, md)
     # Smoke: fail on anything broken except results that are failures by nature (wstd).
     broken = [f_ for f_ in b.failures if f_["key"] not in TOLERATED]
     if broken:
