@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use common::*;
+use futures_lite::AsyncReadExt;
 use roundtrip::{CloseReason, Transport};
 
 /// Drops the round-trip future after it has been polled `k` times, for every `k` until it
@@ -165,10 +166,7 @@ fn dropping_a_body_early_closes_unless_it_is_fully_buffered() {
 
             let mut resp = t.round_trip(get(&url)).await.unwrap();
             let mut buf = [0u8; 4];
-            let n =
-                futures_lite::future::poll_fn(|cx| resp.body_mut().poll_read_body(cx, &mut buf))
-                    .await
-                    .unwrap();
+            let n = resp.body_mut().read(&mut buf).await.unwrap();
             assert_eq!(&buf[..n], b"part");
             drop(resp);
             dropped.fire();
@@ -201,10 +199,7 @@ fn dropping_a_body_whose_buffered_rest_is_malformed_records_a_protocol_error() {
         async {
             let mut resp = t.round_trip(get(&url)).await.unwrap();
             let mut buf = [0u8; 2];
-            let n =
-                futures_lite::future::poll_fn(|cx| resp.body_mut().poll_read_body(cx, &mut buf))
-                    .await
-                    .unwrap();
+            let n = resp.body_mut().read(&mut buf).await.unwrap();
             assert_eq!(&buf[..n], b"ab");
             drop(resp);
             dropped.fire();
