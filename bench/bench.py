@@ -346,24 +346,20 @@ class Bench:
                                                      "path": "target/wasm32-wasip2/release/examples/get.wasm"}
         else:
             self.sizes["get (roundtrip example)"] = {"ok": False, "error": "get.wasm not built"}
+        def add_component(label, b):
+            p = os.path.join(self.a.wasm_dir, f"{b}.wasm")
+            if os.path.exists(p):
+                self.sizes[label] = {"ok": True, "bytes": os.path.getsize(p),
+                                     "path": f"bench/target/wasm/wasm32-wasip2/release/{b}.wasm"}
+            else:
+                self.sizes[label] = {"ok": False, "error": "not built"}
+
         # The same minimal "get" (URL, N times on one client, print head and body) on each
         # client: the like-for-like size comparison.
         for b, what in GET_PEERS:
-            p = os.path.join(self.a.wasm_dir, f"{b}.wasm")
-            label = f"{b}.wasm: minimal get on {what}"
-            if os.path.exists(p):
-                self.sizes[label] = {"ok": True, "bytes": os.path.getsize(p),
-                                     "path": f"bench/target/wasm/wasm32-wasip2/release/{b}.wasm"}
-            else:
-                self.sizes[label] = {"ok": False, "error": "not built"}
+            add_component(f"{b}.wasm: minimal get on {what}", b)
         for name, b in WASM:
-            p = os.path.join(self.a.wasm_dir, f"{b}.wasm")
-            label = f"bench contender {b}.wasm ({LABELS['wasm/' + name]})"
-            if os.path.exists(p):
-                self.sizes[label] = {"ok": True, "bytes": os.path.getsize(p),
-                                     "path": f"bench/target/wasm/wasm32-wasip2/release/{b}.wasm"}
-            else:
-                self.sizes[label] = {"ok": False, "error": "not built"}
+            add_component(f"bench contender {b}.wasm ({LABELS['wasm/' + name]})", b)
 
     # --- summary --------------------------------------------------------------------------------
     def summarize(self):
