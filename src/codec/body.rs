@@ -33,11 +33,7 @@ use super::chunked::{ChunkedDecoder, Step};
 use super::error::ProtocolError;
 use super::response::Framing;
 
-/// Limit on one chunk-size line, including chunk extensions and CRLF.
-pub const MAX_CHUNK_LINE: usize = 4096;
-
-/// Limit on the trailer section of a chunked body, including its final empty line.
-pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
+pub use super::limits::{MAX_CHUNK_LINE, MAX_TRAILER_BYTES};
 
 /// The result of one [`BodyDecoder::decode`] step.
 ///

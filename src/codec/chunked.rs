@@ -16,9 +16,8 @@ use std::ops::Range;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use httparse::Status;
 
-use super::body::{MAX_CHUNK_LINE, MAX_TRAILER_BYTES};
 use super::error::{Excerpt, ProtocolError, MAX_QUOTED_BYTES};
-use super::response::MAX_HEADERS;
+use super::limits::{MAX_CHUNK_LINE, MAX_HEADERS, MAX_TRAILER_BYTES};
 
 /// One chunk-size line has at most this many hex digits: enough for any `u64`.
 const MAX_SIZE_DIGITS: u8 = 16;

@@ -9,6 +9,7 @@
 //!   the connection may be reused (RFC 9112 §6.3, §9.3).
 //! - [`body`]: the incremental, zero-copy body decoder (Content-Length, chunked with trailers,
 //!   close-delimited).
+//! - [`limits`]: every size limit the codec enforces.
 //! - [`error`]: [`error::RequestError`] (the caller's mistakes, detected before anything is
 //!   sent) and [`error::ProtocolError`] (the server's).
 //!
@@ -19,5 +20,6 @@ pub mod body;
 mod chunked;
 pub mod error;
 mod fields;
+pub mod limits;
 pub mod request;
 pub mod response;

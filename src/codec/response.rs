@@ -27,18 +27,7 @@ pub struct ResponseHead {
     pub headers: HeaderMap,
 }
 
-/// Default limit on response head bytes (status line and header section).
-///
-/// 64 KiB is generous on purpose: real heads are well under 8 KiB, but some servers send large
-/// cookies or CSP headers, and a client that rejects a valid response is worse than one that
-/// buffers a little more. It sits between Go's `MaxResponseHeaderBytes` default (10 MiB, far
-/// more than any sane head) and hyper's 400 KiB buffer cap; what matters is that it is bounded,
-/// since the head is buffered whole before it can be parsed.
-pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// Maximum number of header fields parsed in a response head or trailer section (hyper uses
-/// 100; 128 leaves headroom). Parsing uses a stack array of this many slots.
-pub const MAX_HEADERS: usize = 128;
+pub use super::limits::{DEFAULT_MAX_HEAD_BYTES, MAX_HEADERS};
 
 /// The parser's leniencies, all limited to what browsers and Go accept from servers:
 /// whitespace between a field name and the colon (`Foo : bar`, which Go keeps), and obsolete
