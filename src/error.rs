@@ -21,10 +21,6 @@ pub enum Phase {
     ReadHead,
     /// Reading the response body.
     ReadBody,
-    /// The server's bytes violated HTTP/1.1 (head or body framing).
-    Protocol,
-    /// The exchange was abandoned: a response body used after its connection was torn down.
-    Canceled,
 }
 
 impl Phase {
@@ -36,8 +32,6 @@ impl Phase {
             Phase::Write => "write request",
             Phase::ReadHead => "read response head",
             Phase::ReadBody => "read response body",
-            Phase::Protocol => "protocol",
-            Phase::Canceled => "canceled",
         }
     }
 }
@@ -117,11 +111,25 @@ pub enum Error {
         source: io::Error,
     },
     /// The server's bytes violated HTTP/1.1; the error quotes the offending bytes (truncated).
-    #[error("protocol error: {0}")]
-    Protocol(#[from] ProtocolError),
-    /// The response body was read after an earlier error tore its connection down.
-    #[error("canceled: the response body's connection was already closed by an earlier error")]
-    Canceled,
+    #[error("{phase}: protocol error: {source}")]
+    Protocol {
+        /// Where: [`Phase::ReadHead`] (the head, or its framing) or [`Phase::ReadBody`].
+        phase: Phase,
+        /// What was wrong.
+        source: ProtocolError,
+    },
+    /// [`ResponseBody::bytes`](crate::ResponseBody::bytes) or `text` found a body longer than
+    /// the limit it collects (`max_collect_bytes`); nothing was returned and the connection
+    /// was closed.
+    #[error("read response body: longer than the {limit}-byte limit for collecting it")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The response body was read again after an error ended it; that error was reported by
+    /// an earlier read.
+    #[error("read response body: the body already failed (reported by an earlier read)")]
+    BodyAlreadyFailed,
 }
 
 impl Error {
@@ -133,10 +141,16 @@ impl Error {
             Error::Connect { .. } | Error::ConnectTimeout { .. } => Phase::Connect,
             Error::Write { .. } | Error::RequestBody { .. } => Phase::Write,
             Error::ReadHead { .. } | Error::ResponseHeaderTimeout { .. } => Phase::ReadHead,
-            Error::ReadBody { .. } => Phase::ReadBody,
-            Error::Protocol(_) => Phase::Protocol,
-            Error::Canceled => Phase::Canceled,
+            Error::ReadBody { .. } | Error::BodyTooLarge { .. } | Error::BodyAlreadyFailed => {
+                Phase::ReadBody
+            }
+            Error::Protocol { phase, .. } => *phase,
         }
+    }
+
+    /// A protocol error found in `phase`.
+    pub(crate) fn protocol(phase: Phase, source: ProtocolError) -> Error {
+        Error::Protocol { phase, source }
     }
 
     /// A timeout expired (connect or response head).
@@ -163,13 +177,13 @@ impl Error {
 
     /// The server violated the protocol.
     pub fn is_protocol(&self) -> bool {
-        matches!(self, Error::Protocol(_))
+        matches!(self, Error::Protocol { .. })
     }
 
     /// The protocol error, if this is one.
     pub fn protocol_error(&self) -> Option<&ProtocolError> {
         match self {
-            Error::Protocol(e) => Some(e),
+            Error::Protocol { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -186,7 +200,7 @@ impl Error {
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match &self {
             Error::ReadBody { source } => source.kind(),
-            Error::Protocol(_) => io::ErrorKind::InvalidData,
+            Error::Protocol { .. } | Error::BodyTooLarge { .. } => io::ErrorKind::InvalidData,
             _ if self.is_timeout() => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::Other,
         };
@@ -214,10 +228,11 @@ mod tests {
 
     #[test]
     fn io_round_trip_keeps_the_error() {
-        let e = Error::Protocol(ProtocolError::ConflictingContentLength).into_io();
+        let e = Error::protocol(Phase::ReadHead, ProtocolError::ConflictingContentLength).into_io();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         let back = Error::from_io(e);
         assert!(back.is_protocol());
+        assert_eq!(back.phase(), Phase::ReadHead);
     }
 
     #[test]

@@ -50,44 +50,35 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod body;
+/// Everything above the codec needs sockets: not built for wasm32-unknown-unknown.
+macro_rules! with_net {
+    ($($item:item)*) => { $( #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))] $item )* };
+}
+
 pub mod close;
 pub mod codec;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod conn;
 pub mod error;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod exchange;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod fxhash;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod lease;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub mod net;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod pool;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod response;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod stats;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod transport;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod waiters;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-mod write;
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub use body::Body;
+with_net! {
+    mod body;
+    mod conn;
+    mod fxhash;
+    pub mod net;
+    mod pool;
+    mod stats;
+    mod transport;
+
+    pub use body::Body;
+    pub use stats::{ConnectionInfo, PoolStats};
+    pub use transport::{
+        ResponseBody, Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+        DEFAULT_MAX_COLLECT_BYTES, DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,
+    };
+}
+
 pub use close::CloseReason;
+pub use codec::error::{ProtocolError, RequestError};
 pub use error::{Error, Phase};
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub use response::ResponseBody;
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub use stats::{ConnectionInfo, PoolStats};
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub use transport::{
-    Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,
-};
+/// The `http` crate roundtrip's requests and responses are made of, re-exported so that a
+/// user's `http` types always match.
+pub use http;

@@ -18,7 +18,8 @@ pub struct ConnectionInfo {
 /// Every connection is counted once in `dials` when it is established and then is, at any
 /// moment, in exactly one of three places: checked out (`in_use`), parked in the pool (`idle`),
 /// or closed (one entry in `closes`). So `dials == in_use + idle + closed_total()` always holds;
-/// the transport checks it in debug builds and the tests check it everywhere.
+/// [`PoolStats::is_balanced`] checks it, and every test of the crate asserts it. (A connection
+/// handed from one request straight to the next stays `in_use`.)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolStats {
     /// Connections established (TCP connects that succeeded).
@@ -31,6 +32,10 @@ pub struct PoolStats {
     pub requests: u64,
     /// Requests retried on a fresh connection after a reused one turned out to be dead.
     pub retries: u64,
+    /// Dials that finished after the request that started them had left, or had been served
+    /// by another connection first (Go's late binding): the connection went to another
+    /// waiting request or to the idle pool instead of being thrown away.
+    pub orphan_dials: u64,
     /// Connections idle in the pool right now.
     pub idle: u64,
     /// Connections checked out by an in-flight round trip or an unfinished response body.
@@ -75,12 +80,13 @@ impl fmt::Display for PoolStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "dials={} dial_errors={} requests={} reuses={} retries={} idle={} in_use={} waiting={}",
+            "dials={} dial_errors={} requests={} reuses={} retries={} orphan_dials={} idle={} in_use={} waiting={}",
             self.dials,
             self.dial_errors,
             self.requests,
             self.reuses,
             self.retries,
+            self.orphan_dials,
             self.idle,
             self.in_use,
             self.waiting

@@ -35,7 +35,7 @@ fn error_for(raw: &'static [u8]) -> (Error, Transport) {
 fn malformed_status_line() {
     let (err, t) = error_for(b"HTTP/1.1 OK 200\r\n\r\n");
     assert!(err.is_protocol(), "{err}");
-    assert_eq!(err.phase(), Phase::Protocol);
+    assert_eq!(err.phase(), Phase::ReadHead); // a protocol error says where it was
     assert!(
         err.to_string().contains("HTTP/1.1 OK"),
         "quotes the bytes: {err}"

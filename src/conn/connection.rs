@@ -1,14 +1,14 @@
-//! One HTTP/1.1 connection: the socket and its read buffer.
+//! One HTTP/1.1 connection: its stream and its read buffer.
 //!
-//! A `Conn` is always owned by exactly one place: a [`Lease`](crate::lease::Lease) while an
-//! exchange uses it, or the idle pool. It has no shared state and no `RefCell`; whoever owns it
-//! drives it. Dropping it closes the socket.
+//! A `Conn` is always owned by exactly one place: a lease while an exchange uses it
+//! (`transport::lease`), a waiting request it was handed to, or the idle pool. It has no shared
+//! state and no `RefCell`; whoever owns it drives it. Dropping it closes the stream.
 
 use std::io;
 use std::task::{Context, Poll};
 
 use crate::close::CloseReason;
-use crate::net::TcpStream;
+use super::stream::BoxStream;
 
 /// Initial (and steady-state) read buffer size. A response head larger than this grows the
 /// buffer up to the transport's head limit; the buffer shrinks back when the connection is
@@ -17,22 +17,23 @@ pub(crate) const READ_BUF: usize = 8 * 1024;
 
 /// An established connection.
 pub(crate) struct Conn {
-    /// The socket. Dropping it closes the connection.
-    io: TcpStream,
+    /// The stream. Dropping it closes the connection.
+    io: BoxStream,
     /// Read buffer. `buf[start..end]` holds bytes read from the socket and not yet consumed by
     /// the codec. Written by `poll_fill` (appends) and `consume` (advances `start`); read through
     /// `buffered`. Invariant: `start <= end <= buf.len()`.
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// Unique per transport, for logs and tests.
-    pub(crate) id: u64,
-    /// Exchanges completed on this connection. Non-zero means the next use is a reuse.
-    pub(crate) completed: u64,
+    /// Unique per transport, for logs and tests. Set once by `new`.
+    id: u64,
+    /// Exchanges completed on this connection; non-zero means the next use is a reuse.
+    /// Incremented only by `end_exchange`, which the lease calls once per exchange.
+    completed: u64,
 }
 
 impl Conn {
-    pub(crate) fn new(io: TcpStream, id: u64) -> Conn {
+    pub(crate) fn new(io: BoxStream, id: u64) -> Conn {
         Conn {
             io,
             buf: vec![0; READ_BUF],
@@ -43,9 +44,24 @@ impl Conn {
         }
     }
 
-    /// The socket, for the write task.
-    pub(crate) fn io(&mut self) -> &mut TcpStream {
-        &mut self.io
+    /// The stream, for the write task and direct body reads.
+    pub(crate) fn io(&mut self) -> &mut dyn super::stream::Stream {
+        &mut *self.io
+    }
+
+    /// The connection's id, unique within its transport.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether an exchange already completed on this connection (the next one is a reuse).
+    pub(crate) fn is_reused(&self) -> bool {
+        self.completed > 0
+    }
+
+    /// Counts an exchange as ended on this connection, whatever its fate.
+    pub(crate) fn end_exchange(&mut self) {
+        self.completed += 1;
     }
 
     /// Bytes read and not yet consumed.
@@ -100,18 +116,13 @@ impl Conn {
         self.start == 0 && self.end == self.buf.len() && self.buf.len() >= limit
     }
 
-    /// Prepares the connection for the idle pool: nothing may be buffered (bytes the server
-    /// sent beyond the response would be read as the next response), and a buffer grown for a
-    /// large head is given back.
-    pub(crate) fn ready_for_idle(&mut self) -> Option<CloseReason> {
-        if self.end > self.start {
-            return Some(CloseReason::UnsolicitedResponse);
-        }
+    /// Gives back a buffer grown for a large head, before the connection is pooled. (That
+    /// nothing is buffered is the exchange's verdict to make: see `Exchange::fate`.)
+    pub(crate) fn shrink_for_idle(&mut self) {
         if self.buf.len() > READ_BUF {
             self.buf.truncate(READ_BUF);
             self.buf.shrink_to_fit();
         }
-        None
     }
 
     /// Non-blocking liveness check for an idle connection, run before handing it out (Go's
@@ -121,7 +132,9 @@ impl Conn {
     /// so), means the server closed it: close quietly. Any other bytes are unsolicited: close,
     /// and the transport logs it once.
     pub(crate) fn probe_idle(&mut self) -> Option<CloseReason> {
-        debug_assert_eq!(self.end, 0, "idle connections have empty buffers");
+        if self.end != self.start {
+            panic!("internal error: an idle connection holds buffered bytes");
+        }
         // A few bytes tell all the probe needs (EOF, a 408, or anything else). The size
         // matters in wasm: wasmtime allocates and zeroes the requested length on every read.
         match self.io.try_read_now(&mut self.buf[..PROBE_BYTES]) {

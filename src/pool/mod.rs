@@ -75,12 +75,12 @@ pub(crate) struct Pool<K, C> {
     config: PoolConfig,
     /// Per key: idle connections and the connection count. Invariants: every key with a
     /// connection (reserved, in use or idle) has an entry and no other key has one; the
-    /// `conns` sum to dialing + `stats.in_use` + `stats.idle`. A busy host keeps its entry
+    /// `conns` sum to dialing + `stats.in_use` + idle. A busy host keeps its entry
     /// across put/take cycles, so each costs one hash lookup and no allocation.
     hosts: HashMap<K, Host<C>, FastHash>,
     /// Every idle connection in put order (`seq` ascending, which is also `since` order): the
     /// front is the connection idle the longest, across all keys. Invariants: exactly one
-    /// entry per idle connection (`lru.len() == stats.idle`), with the same `seq`. Removal
+    /// entry per idle connection (`lru.len()` is the idle count `stats()` reports), with the same `seq`. Removal
     /// at `take` is O(1) when the connection taken is the most recently pooled overall (the
     /// usual case: one busy host), else a binary search and a shift of the shorter side.
     lru: VecDeque<LruEntry<K>>,
@@ -94,7 +94,8 @@ pub(crate) struct Pool<K, C> {
     dead: Vec<C>,
     /// Connection accounting. The pool owns it because it sees every idle transition; the
     /// transport reports dials, check-outs and closes of in-use connections through the
-    /// `note_*` methods.
+    /// `note_*` methods. Its `idle` and `waiting` fields stay 0 here: `stats()` derives idle
+    /// from `lru`, and the transport derives waiting from its queues.
     stats: PoolStats,
 }
 
@@ -111,8 +112,30 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         }
     }
 
-    pub(crate) fn stats(&self) -> &PoolStats {
-        &self.stats
+    /// A snapshot of the accounting, with the idle count read from the idle order itself.
+    pub(crate) fn stats(&self) -> PoolStats {
+        PoolStats {
+            idle: self.lru.len() as u64,
+            ..self.stats.clone()
+        }
+    }
+
+    /// Why any connection offered now would be refused whatever the limits (keep-alives are
+    /// off, or `close_idle` was called): checked before one is handed to a waiting request,
+    /// as Go's `tryPutIdleConn` does.
+    pub(crate) fn refuses_put(&self) -> Option<CloseReason> {
+        if self.config.disable_keep_alives || self.config.max_idle_per_host == 0 {
+            Some(CloseReason::KeepAlivesDisabled)
+        } else if self.closing {
+            Some(CloseReason::CloseIdleConnections)
+        } else {
+            None
+        }
+    }
+
+    /// Whether requests must say `Connection: close`.
+    pub(crate) fn keep_alives_disabled(&self) -> bool {
+        self.config.disable_keep_alives
     }
 
     /// Takes the most recently pooled connection for `key` that passes `probe`.
@@ -133,7 +156,6 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
             let host = self.hosts.get_mut(key)?;
             let mut entry = host.idle.pop_back()?;
             remove_from_lru(&mut self.lru, entry.seq);
-            self.stats.idle -= 1;
             match probe(&mut entry.conn) {
                 None => {
                     self.stats.in_use += 1;
@@ -158,11 +180,8 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         conn: C,
         now: Instant,
     ) -> Result<(), (C, CloseReason)> {
-        if self.config.disable_keep_alives || self.config.max_idle_per_host == 0 {
-            return Err((conn, CloseReason::KeepAlivesDisabled));
-        }
-        if self.closing {
-            return Err((conn, CloseReason::CloseIdleConnections));
+        if let Some(reason) = self.refuses_put() {
+            return Err((conn, reason));
         }
         self.prune(now);
         if self.config.max_idle_total == 0 {
@@ -183,7 +202,6 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
             key,
         });
         self.stats.in_use -= 1;
-        self.stats.idle += 1;
         // Over the global cap: the connection idle the longest goes (it may be another host's).
         while self.lru.len() > self.config.max_idle_total {
             self.close_oldest(CloseReason::TooManyIdle);
@@ -262,7 +280,9 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
     }
 
     /// How many more requests for `key` could get a connection now without waiting: idle
-    /// ones plus free slots.
+    /// ones plus free slots. (The transport hands connections to waiting requests directly
+    /// and asks `try_reserve`; this view of the same counts is for the unit tests.)
+    #[cfg(test)]
     pub(crate) fn available(&self, key: &K) -> usize {
         let (idle, conns) = self
             .hosts
@@ -281,13 +301,14 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         self.stats.in_use += 1;
     }
 
-    /// Requests waiting for a connection slot changed by `delta` (+1 or -1).
-    pub(crate) fn note_waiting(&mut self, waiting: bool) {
-        if waiting {
-            self.stats.waiting += 1;
-        } else {
-            self.stats.waiting -= 1;
-        }
+    /// A connection handed from one request straight to a waiting one was taken: a reuse.
+    pub(crate) fn note_reuse(&mut self) {
+        self.stats.reuses += 1;
+    }
+
+    /// A dial finished after its request had left or been served by another connection.
+    pub(crate) fn note_orphan_dial(&mut self) {
+        self.stats.orphan_dials += 1;
     }
 
     pub(crate) fn note_request(&mut self) {
@@ -323,7 +344,6 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         if entry.seq != oldest.seq {
             panic!("internal error: idle list order disagrees with the lru");
         }
-        self.stats.idle -= 1;
         self.stats.record_close(reason);
         self.forget_conn(&oldest.key);
         self.dead.push(entry.conn);

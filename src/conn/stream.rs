@@ -1,0 +1,98 @@
+//! The connection seam: the byte stream a connection runs over.
+//!
+//! The connection layer never names a socket type. It works over [`Stream`]: `AsyncRead` and
+//! `AsyncWrite` in their `poll_*` form, plus the few things a pooled HTTP/1.1 client needs that
+//! those traits cannot say. Today [`TcpStream`] (both net backends) implements it, and so does
+//! the in-memory scripted stream that the exchange, retry and waiter unit tests run over
+//! (`conn::scripted`, tests only). A TLS stream and a proxy tunnel are the next two: each wraps
+//! another `Stream` and keeps these promises.
+//!
+//! Contract, for every implementation:
+//! - `poll_read` with a non-empty buffer returning `Ok(0)` means end of stream, and only that;
+//!   `Pending` registers the context's waker, which is woken when reading may make progress.
+//! - `poll_write` writes a non-empty prefix or returns an error; `Ok(0)` only for an empty
+//!   buffer.
+//! - `start_flush` hands what was written on without waiting for completion; ordering with
+//!   later writes is the stream's job.
+//! - `try_read_now` never waits and never registers a waker.
+
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use crate::net::TcpStream;
+
+/// A byte stream a connection can run over. See the module doc for the contract.
+pub(crate) trait Stream {
+    /// Reads into `buf`; `Ok(0)` for a non-empty `buf` is end of stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes a prefix of `buf`.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    /// Starts sending what was written, without waiting for it to complete (the next write,
+    /// or the response, proves it arrived). A failure may also surface at the next write.
+    fn start_flush(&mut self) -> io::Result<()>;
+
+    /// The non-blocking idle probe: `Ok(None)` nothing available (alive and quiet),
+    /// `Ok(Some(0))` end of stream, `Ok(Some(n))` `n` unsolicited bytes copied into `buf`.
+    fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+
+    /// A hint that nothing is expected to be readable yet (a request was just sent). A stream
+    /// whose empty read costs more than a readiness wait (WASI) waits before its next read.
+    fn wait_before_next_read(&mut self);
+
+    // Half-close and the addresses are part of the seam for the streams that wrap another
+    // (TLS sends `close_notify` on half-close and reports the inner addresses); nothing in
+    // the plain-TCP client calls them yet.
+
+    /// Half-close: no more writes; reading goes on.
+    #[allow(dead_code)]
+    fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// The local address of the underlying connection.
+    #[allow(dead_code)]
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+
+    /// The remote address of the underlying connection.
+    #[allow(dead_code)]
+    fn peer_addr(&self) -> io::Result<SocketAddr>;
+}
+
+impl Stream for TcpStream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        TcpStream::poll_read(self, cx, buf)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        TcpStream::poll_write(self, cx, buf)
+    }
+
+    fn start_flush(&mut self) -> io::Result<()> {
+        TcpStream::start_flush(self)
+    }
+
+    fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        TcpStream::try_read_now(self, buf)
+    }
+
+    fn wait_before_next_read(&mut self) {
+        TcpStream::wait_before_next_read(self)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        TcpStream::shutdown_write(self)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::peer_addr(self)
+    }
+}
+
+/// A connection's stream, whatever implements it. Boxed once per dial; the per-call cost is
+/// one indirect call, small beside the syscall or host call behind it.
+pub(crate) type BoxStream = Box<dyn Stream>;

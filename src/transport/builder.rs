@@ -1,0 +1,175 @@
+//! Configuration: [`TransportBuilder`], and the runtime settings the transport keeps.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::shared::Shared;
+use super::Transport;
+use crate::codec::response::DEFAULT_MAX_HEAD_BYTES;
+use crate::pool::PoolConfig;
+
+/// Default `max_idle_per_host`. Go's default of 2 makes any burst of more than two concurrent
+/// requests to one host dial, then close, the extra connections every time (churn and
+/// TIME_WAIT build-up, golang/go#13801). A component usually talks to few hosts, so keeping
+/// up to 64 warm per host costs little (an idle connection holds ~8 KiB of buffer).
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 64;
+/// Default `max_idle_total`, across all hosts.
+pub const DEFAULT_MAX_IDLE_TOTAL: usize = 256;
+/// Default `idle_timeout` (Go and hyper use 90 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Default `connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `max_collect_bytes`: the most [`ResponseBody::bytes`](crate::ResponseBody::bytes)
+/// and `text` read into memory.
+pub const DEFAULT_MAX_COLLECT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The transport's own settings (the pool keeps its own, [`PoolConfig`]). Fixed at build.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) response_header_timeout: Option<Duration>,
+    pub(crate) max_response_head_bytes: usize,
+    pub(crate) max_collect_bytes: usize,
+    pub(crate) retry_stale: bool,
+}
+
+/// Configures a [`Transport`].
+///
+/// ```
+/// use std::time::Duration;
+/// let transport = roundtrip::Transport::builder()
+///     .max_idle_per_host(8)
+///     .idle_timeout(Some(Duration::from_secs(30)))
+///     .response_header_timeout(Some(Duration::from_secs(10)))
+///     .build();
+/// assert_eq!(transport.stats().dials, 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct TransportBuilder {
+    pool: PoolConfig,
+    config: Config,
+}
+
+impl Default for TransportBuilder {
+    fn default() -> Self {
+        TransportBuilder {
+            pool: PoolConfig {
+                max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
+                max_idle_total: DEFAULT_MAX_IDLE_TOTAL,
+                idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+                disable_keep_alives: false,
+                max_conns_per_host: None,
+            },
+            config: Config {
+                connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+                response_header_timeout: None,
+                max_response_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+                max_collect_bytes: DEFAULT_MAX_COLLECT_BYTES,
+                retry_stale: true,
+            },
+        }
+    }
+}
+
+impl TransportBuilder {
+    /// Idle connections kept per `(scheme, host, port)`; 0 disables pooling. Default
+    /// [`DEFAULT_MAX_IDLE_PER_HOST`].
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.pool.max_idle_per_host = n;
+        self
+    }
+
+    /// Idle connections kept across all hosts; over it, the one idle longest is closed.
+    /// Default [`DEFAULT_MAX_IDLE_TOTAL`].
+    pub fn max_idle_total(mut self, n: usize) -> Self {
+        self.pool.max_idle_total = n;
+        self
+    }
+
+    /// How long a connection may sit idle before it is closed instead of reused; `None`: no
+    /// limit. Expiry is checked whenever the transport is used (there is no background task);
+    /// [`Transport::prune_idle`] closes expired connections on demand. Default 90 s.
+    pub fn idle_timeout(mut self, t: Option<Duration>) -> Self {
+        self.pool.idle_timeout = t;
+        self
+    }
+
+    /// Limit on connections per `(scheme, host, port)`, counting those being dialed, in use
+    /// and idle; `None` (the default): no limit. Requests over the limit wait in FIFO order
+    /// for a connection to come back or for a slot to free up (see [`PoolStats::waiting`]).
+    /// Dropping a waiting request leaves the queue. `Some(0)` is taken as 1.
+    ///
+    /// A request woken for its turn holds it until it is polled or dropped: a future kept
+    /// aside unpolled (say, the loser of a `select`) makes later requests to the host wait
+    /// behind it. Drop round-trip futures you stop polling.
+    ///
+    /// [`PoolStats::waiting`]: crate::PoolStats::waiting
+    pub fn max_conns_per_host(mut self, n: Option<usize>) -> Self {
+        self.pool.max_conns_per_host = n.map(|n| n.max(1));
+        self
+    }
+
+    /// Send `Connection: close` on every request and never pool. Default false.
+    pub fn disable_keep_alives(mut self, yes: bool) -> Self {
+        self.pool.disable_keep_alives = yes;
+        self
+    }
+
+    /// Limit on establishing a connection (name lookup plus TCP connect). Default 30 s.
+    pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.connect_timeout = t;
+        self
+    }
+
+    /// Limit on waiting for the response head once the request is fully written. Default:
+    /// none.
+    pub fn response_header_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.response_header_timeout = t;
+        self
+    }
+
+    /// Limit on the size of a response head (status line and headers), interim `1xx` heads
+    /// included. Clamped to 64 B ..= 1 GiB. Default
+    /// [`DEFAULT_MAX_HEAD_BYTES`](crate::codec::response::DEFAULT_MAX_HEAD_BYTES).
+    pub fn max_response_head_bytes(mut self, n: usize) -> Self {
+        self.config.max_response_head_bytes = n.clamp(64, 1 << 30);
+        self
+    }
+
+    /// The most [`ResponseBody::bytes`](crate::ResponseBody::bytes) and `text` collect into
+    /// memory; a longer body fails with [`Error::BodyTooLarge`](crate::Error::BodyTooLarge)
+    /// (a convenience call must not let a server exhaust a component's memory). Reading the
+    /// body as a stream has no limit. Default [`DEFAULT_MAX_COLLECT_BYTES`] (16 MiB).
+    pub fn max_collect_bytes(mut self, n: usize) -> Self {
+        self.config.max_collect_bytes = n;
+        self
+    }
+
+    /// Send a request again, once per failure, when a connection taken from the pool fails
+    /// before any byte of a response arrives (the server closed it while it sat idle) and
+    /// either none of the request was written (any method, any body: it comes back untouched)
+    /// or the request is replayable: GET, HEAD, OPTIONS or TRACE, or any method with an
+    /// `Idempotency-Key` / `X-Idempotency-Key` header, with an in-memory body. A freshly
+    /// dialed connection, a timeout and a failure of the caller's body are never retried
+    /// (Go's rule). Default true.
+    pub fn retry_stale_connections(mut self, yes: bool) -> Self {
+        self.config.retry_stale = yes;
+        self
+    }
+
+    /// Builds the transport.
+    pub fn build(self) -> Transport {
+        Transport {
+            shared: Rc::new(Shared::new(self.pool, self.config, None)),
+        }
+    }
+
+    /// Builds a transport whose connections come from `connector` (unit tests: scripted
+    /// streams).
+    #[cfg(test)]
+    pub(crate) fn build_with(self, connector: super::dial::Connector) -> Transport {
+        Transport {
+            shared: Rc::new(Shared::new(self.pool, self.config, Some(connector))),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! In-flight dials: tasks owned by the transport, not by the request that started them.
+//!
+//! As in Go, a dial outlives its request. The request that needed a connection starts one and
+//! waits; if it leaves, or another connection reaches it first, the dial goes on and its
+//! connection goes to the next waiting request for the host, or to the idle pool (counted in
+//! [`PoolStats::orphan_dials`](crate::PoolStats::orphan_dials)).
+//!
+//! Nothing is spawned: the dials are futures in the transport's shared state, polled by
+//! [`Dials::poll_all`] from whichever transport future or response body the caller polls
+//! (nothing runs when nothing is polled). Each dial is polled with a waker of its own, a
+//! [`WakerSet`] that wakes every task that polled it since its last wake-up, so the dial makes
+//! progress as long as any of them is still being polled.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use futures_lite::FutureExt;
+
+use super::shared::Key;
+use super::waiters::Want;
+use crate::codec::request::Target;
+use crate::conn::BoxStream;
+use crate::error::Error;
+use crate::net::{sleep, TcpStream};
+
+/// A dial in progress.
+type DialFuture = Pin<Box<dyn Future<Output = io::Result<BoxStream>>>>;
+
+/// Opens a stream to a target: TCP by default; scripted streams in unit tests, and TLS and
+/// proxy tunnels wrap it.
+pub(crate) type Connector = Rc<dyn Fn(&Target) -> DialFuture>;
+
+/// The default connector: a TCP connection (name lookup included).
+pub(crate) fn tcp_connector() -> Connector {
+    Rc::new(|target: &Target| {
+        let (host, port) = (target.host.clone(), target.port);
+        Box::pin(async move {
+            let stream = TcpStream::connect(&host, port).await?;
+            Ok(Box::new(stream) as BoxStream)
+        })
+    })
+}
+
+/// One dial task.
+struct Dial {
+    key: Key,
+    /// The request that started it. If it is gone or was served by another connection when
+    /// the dial finishes, the connection goes to the pool.
+    want: Weak<Want>,
+    future: Pin<Box<dyn Future<Output = Result<BoxStream, Error>>>>,
+    wakers: Arc<WakerSet>,
+}
+
+/// A finished dial, to be handled once no borrow is held.
+pub(crate) struct Finished {
+    pub(crate) key: Key,
+    pub(crate) want: Weak<Want>,
+    pub(crate) result: Result<BoxStream, Error>,
+}
+
+/// The dials in progress. Owned by the transport's shared state; borrowed only for single
+/// calls, and a dial future is polled only after it was taken out (see `Shared::drive_dials`).
+#[derive(Default)]
+pub(crate) struct Dials {
+    tasks: Vec<Dial>,
+}
+
+impl Dials {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Starts a dial for `want` (the future is created, not yet polled).
+    pub(crate) fn start(
+        &mut self,
+        connector: &Connector,
+        key: &Key,
+        want: &Rc<Want>,
+        timeout: Option<Duration>,
+    ) {
+        let dial = connector(key);
+        let target = key.clone();
+        let future = async move { dial.await.map_err(|source| dial_error(&target, source)) };
+        let future: Pin<Box<dyn Future<Output = _>>> = match timeout {
+            None => Box::pin(future),
+            Some(after) => {
+                let target = key.to_string();
+                Box::pin(future.or(async move {
+                    sleep(after).await;
+                    Err(Error::ConnectTimeout { target, after })
+                }))
+            }
+        };
+        want.set_dialing();
+        self.tasks.push(Dial {
+            key: key.clone(),
+            want: Rc::downgrade(want),
+            future,
+            wakers: Arc::new(WakerSet::new()),
+        });
+    }
+
+    /// Takes every task out, to be polled with no borrow held.
+    pub(crate) fn take_all(&mut self) -> Vec<DialTask> {
+        std::mem::take(&mut self.tasks).into_iter().map(DialTask).collect()
+    }
+
+    /// Puts back tasks that are still running (before any started meanwhile).
+    pub(crate) fn put_back(&mut self, running: Vec<DialTask>) {
+        let started = std::mem::take(&mut self.tasks);
+        self.tasks = running.into_iter().map(|t| t.0).collect();
+        self.tasks.extend(started);
+    }
+
+    /// Removes the dials whose request is gone or was served (`close_idle_connections`: they
+    /// would only become idle connections), returning them to be dropped with no borrow held.
+    pub(crate) fn take_orphans(&mut self) -> Vec<(Key, DialTask)> {
+        let (orphans, live) = std::mem::take(&mut self.tasks)
+            .into_iter()
+            .partition(|d: &Dial| d.want.upgrade().is_none_or(|w| w.is_served()));
+        self.tasks = live;
+        orphans.into_iter().map(|d| (d.key.clone(), DialTask(d))).collect()
+    }
+}
+
+/// A dial taken out of [`Dials`] to be polled.
+pub(crate) struct DialTask(Dial);
+
+impl DialTask {
+    /// Polls the dial if it was woken since its last poll (or never polled), registering
+    /// `cx`'s task to be woken when it can progress. `Err(task)`: still running.
+    pub(crate) fn poll(mut self, cx: &mut Context<'_>) -> Result<Finished, DialTask> {
+        let dial = &mut self.0;
+        dial.wakers.register(cx.waker());
+        if !dial.wakers.take_woken() {
+            return Err(self);
+        }
+        let waker = Waker::from(dial.wakers.clone());
+        match dial.future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Pending => Err(self),
+            Poll::Ready(result) => Ok(Finished {
+                key: dial.key.clone(),
+                want: dial.want.clone(),
+                result,
+            }),
+        }
+    }
+}
+
+/// The waker a dial is polled with: wakes every task that polled the dial since its last
+/// wake-up. `Send + Sync` as `Waker` requires; only ever used on one thread.
+struct WakerSet {
+    /// Set by a wake-up (and initially: a new dial must be polled once); cleared by the poll
+    /// it causes.
+    woken: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl WakerSet {
+    fn new() -> Self {
+        WakerSet {
+            woken: AtomicBool::new(true),
+            wakers: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+
+    fn take_woken(&self) -> bool {
+        self.woken.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Wake for WakerSet {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+fn dial_error(target: &Target, source: io::Error) -> Error {
+    if source.kind() == io::ErrorKind::NotFound {
+        Error::Resolve {
+            host: target.host.clone(),
+            source,
+        }
+    } else {
+        Error::Connect {
+            target: target.to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Response bodies: the rest of an exchange, owned by the caller.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_io::AsyncRead;
+use futures_lite::future::poll_fn;
+use http::HeaderMap;
+
+use super::builder::DEFAULT_MAX_COLLECT_BYTES;
+use super::lease::InFlight;
+use crate::error::Error;
+use crate::stats::ConnectionInfo;
+
+/// The body of a response.
+///
+/// Read it as a futures-io [`AsyncRead`], or collect it with [`ResponseBody::bytes`] /
+/// [`ResponseBody::text`] (up to the transport's `max_collect_bytes`). Reading it to the end
+/// returns its connection to the pool **before** the read that reports the end (or that
+/// delivers the last bytes, when the end is already buffered) returns, so the next request
+/// reuses it. Dropping it early closes the connection, unless the rest of the body is already
+/// buffered, in which case it is pooled.
+///
+/// Chunked trailers are available from [`ResponseBody::trailers`] once the body was read to
+/// the end.
+///
+/// If the server answered before the request body was fully sent, the rest of the request body
+/// is sent while this body is read: nothing runs in the background, so a caller that waits for
+/// something else before reading (for example for its own request-body producer) stalls the
+/// upload too. Read the body, or drop it.
+pub struct ResponseBody {
+    state: State,
+    /// Which connection served the response; `None` for [`ResponseBody::empty`]. Set once at
+    /// construction.
+    connection: Option<ConnectionInfo>,
+    /// The most `bytes` and `text` collect. Set once at construction.
+    collect_limit: usize,
+}
+
+enum State {
+    /// The body is complete (or was empty); the connection is already released.
+    Done { trailers: Option<HeaderMap> },
+    /// Reading from the connection.
+    Streaming(Box<InFlight>),
+    /// An error ended the body; its connection was closed. Holds the error until a read
+    /// reports it (an error found ahead of the caller); reads after that get
+    /// [`Error::BodyAlreadyFailed`].
+    Failed(Option<Error>),
+}
+
+impl ResponseBody {
+    /// A body with nothing to read, for a response served by `connection`.
+    pub(crate) fn bodiless(connection: ConnectionInfo) -> ResponseBody {
+        ResponseBody {
+            state: State::Done { trailers: None },
+            connection: Some(connection),
+            collect_limit: DEFAULT_MAX_COLLECT_BYTES,
+        }
+    }
+
+    /// The body of a response whose exchange is still reading it.
+    pub(crate) fn streaming(in_flight: InFlight, collect_limit: usize) -> ResponseBody {
+        let mut body = ResponseBody {
+            connection: Some(in_flight.info()),
+            state: State::Streaming(Box::new(in_flight)),
+            collect_limit,
+        };
+        // The whole body, or a framing error, may have arrived with the head.
+        body.settle();
+        body
+    }
+
+    /// An empty body.
+    pub fn empty() -> ResponseBody {
+        ResponseBody {
+            state: State::Done { trailers: None },
+            connection: None,
+            collect_limit: DEFAULT_MAX_COLLECT_BYTES,
+        }
+    }
+
+    /// Which connection served the response: its id and whether it was reused from the
+    /// idle pool. `None` only for a body made with [`ResponseBody::empty`].
+    ///
+    /// It lives here rather than in the response's extensions because inserting into
+    /// `http::Extensions` costs three allocations per response.
+    ///
+    /// ```no_run
+    /// # roundtrip::net::block_on(async {
+    /// # let transport = roundtrip::Transport::new();
+    /// let response = transport.get("http://127.0.0.1:8080/").await?;
+    /// let info = response.body().connection().unwrap();
+    /// println!("connection {} (reused: {})", info.id, info.reused);
+    /// # Ok::<(), roundtrip::Error>(())
+    /// # });
+    /// ```
+    pub fn connection(&self) -> Option<ConnectionInfo> {
+        self.connection
+    }
+
+    /// Whether the body has been read to its end (its connection is released).
+    pub fn is_end_stream(&self) -> bool {
+        matches!(self.state, State::Done { .. })
+    }
+
+    /// Chunked trailers, once the body was read to the end (`None` before, or if there were
+    /// none).
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        match &self.state {
+            State::Done { trailers } => trailers.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Reads the rest of the body into memory, up to the transport's `max_collect_bytes`
+    /// (default 16 MiB); past it, [`Error::BodyTooLarge`] and the connection is closed.
+    pub async fn bytes(&mut self) -> Result<Bytes, Error> {
+        self.bytes_limited(self.collect_limit).await
+    }
+
+    /// [`ResponseBody::bytes`] with a limit of `limit` bytes instead of the transport's.
+    ///
+    /// ```no_run
+    /// # roundtrip::net::block_on(async {
+    /// # let transport = roundtrip::Transport::new();
+    /// let mut response = transport.get("http://127.0.0.1:8080/big").await?;
+    /// match response.body_mut().bytes_limited(1024).await {
+    ///     Ok(body) => println!("{} bytes", body.len()),
+    ///     Err(roundtrip::Error::BodyTooLarge { limit }) => println!("over {limit} bytes"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), roundtrip::Error>(())
+    /// # });
+    /// ```
+    pub async fn bytes_limited(&mut self, limit: usize) -> Result<Bytes, Error> {
+        let mut out = Vec::new();
+        loop {
+            // Done (the connection already went back with the last bytes): no need for a
+            // read that reports the end.
+            if self.is_end_stream() {
+                return Ok(out.into());
+            }
+            // Read straight into `out`, sized by what is known to come (the rest of a
+            // Content-Length body) and by the limit plus one byte, which tells "too long".
+            let start = out.len();
+            let room = limit.saturating_sub(start).saturating_add(1);
+            out.resize(start + self.read_size_hint().min(room), 0);
+            let n = poll_fn(|cx| self.poll_read_body(cx, &mut out[start..])).await;
+            out.truncate(start + *n.as_ref().unwrap_or(&0));
+            if n? == 0 {
+                return Ok(out.into());
+            }
+            if out.len() > limit {
+                // Closes the connection: the rest of the body is not read.
+                self.state = State::Failed(None);
+                return Err(Error::BodyTooLarge { limit });
+            }
+        }
+    }
+
+    fn read_size_hint(&self) -> usize {
+        match &self.state {
+            State::Streaming(s) => s.read_size_hint(),
+            _ => 1,
+        }
+    }
+
+    /// Reads the rest of the body as text (invalid UTF-8 is replaced with U+FFFD), within the
+    /// same limit as [`ResponseBody::bytes`].
+    pub async fn text(&mut self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        Ok(match String::from_utf8(bytes.into()) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Reads body bytes into `buf`; `Ok(0)` at the end. The typed form of `AsyncRead`.
+    pub fn poll_read_body(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, Error>> {
+        let in_flight = match &mut self.state {
+            State::Done { .. } => return Poll::Ready(Ok(0)),
+            State::Failed(e) => {
+                return Poll::Ready(Err(e.take().unwrap_or(Error::BodyAlreadyFailed)))
+            }
+            State::Streaming(s) => s,
+        };
+        let result = in_flight.poll_read_body(cx, buf);
+        self.settle();
+        result
+    }
+
+    /// If the exchange is over, release its connection now (pooled when clean) and record
+    /// how the body ended.
+    fn settle(&mut self) {
+        let State::Streaming(in_flight) = &mut self.state else {
+            return;
+        };
+        if !in_flight.is_over() {
+            return;
+        }
+        let trailers = in_flight.take_trailers();
+        let unreported = in_flight.take_unreported_error();
+        let failed = in_flight.exchange().is_failed();
+        in_flight.finish();
+        self.state = if failed {
+            State::Failed(unreported)
+        } else {
+            State::Done { trailers }
+        };
+    }
+}
+
+impl AsyncRead for ResponseBody {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_read_body(cx, buf)
+            .map_err(Error::into_io)
+    }
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Done { .. } => "done",
+            State::Streaming(_) => "streaming",
+            State::Failed(_) => "failed",
+        };
+        f.debug_struct("ResponseBody")
+            .field("state", &state)
+            .field("connection", &self.connection)
+            .finish()
+    }
+}
