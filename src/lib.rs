@@ -50,35 +50,38 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
-/// Everything above the codec needs sockets: not built for wasm32-unknown-unknown.
-macro_rules! with_net {
-    ($($item:item)*) => { $( #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))] $item )* };
-}
-
+// Everything above the codec needs sockets: not built for wasm32-unknown-unknown. (Plain
+// attributes, not a macro: rustfmt only follows `mod` items it can see.)
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod body;
 pub mod close;
 pub mod codec;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod conn;
 pub mod error;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod fxhash;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub mod net;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod pool;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod stats;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod transport;
 
-with_net! {
-    mod body;
-    mod conn;
-    mod fxhash;
-    pub mod net;
-    mod pool;
-    mod stats;
-    mod transport;
-
-    pub use body::Body;
-    pub use stats::{ConnectionInfo, PoolStats};
-    pub use transport::{
-        ResponseBody, Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-        DEFAULT_MAX_COLLECT_BYTES, DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,
-    };
-}
-
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use body::Body;
 pub use close::CloseReason;
 pub use codec::error::{ProtocolError, RequestError};
 pub use error::{Error, Phase};
 /// The `http` crate roundtrip's requests and responses are made of, re-exported so that a
 /// user's `http` types always match.
 pub use http;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use stats::{ConnectionInfo, PoolStats};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use transport::{
+    ResponseBody, Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_COLLECT_BYTES, DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,
+};

@@ -7,8 +7,8 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use crate::close::CloseReason;
 use super::stream::BoxStream;
+use crate::close::CloseReason;
 
 /// Initial (and steady-state) read buffer size. A response head larger than this grows the
 /// buffer up to the transport's head limit; the buffer shrinks back when the connection is

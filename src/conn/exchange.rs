@@ -36,7 +36,9 @@ use crate::body::Body;
 use crate::close::CloseReason;
 use crate::codec::body::BodyDecoder;
 use crate::codec::error::ProtocolError;
-use crate::codec::response::{is_interim, parse_response_head, response_framing, Framing, ResponseHead};
+use crate::codec::response::{
+    is_interim, parse_response_head, response_framing, Framing, ResponseHead,
+};
 use crate::error::{Error, Phase};
 use crate::net::{sleep, Sleep};
 
@@ -166,7 +168,12 @@ pub(crate) struct Fate {
 }
 
 impl Exchange {
-    pub(crate) fn new(write: WriteTask, limits: Limits, method: &Method, request_close: bool) -> Self {
+    pub(crate) fn new(
+        write: WriteTask,
+        limits: Limits,
+        method: &Method,
+        request_close: bool,
+    ) -> Self {
         Exchange {
             write,
             reading: Reading::Head(AwaitHead {
@@ -293,7 +300,11 @@ impl Exchange {
     /// Drives the write task, if it is still running. A failure of the caller's body ends the
     /// exchange; a stream failure waits in the write task until it is known whether a
     /// response arrives.
-    pub(super) fn poll_write(&mut self, cx: &mut Context<'_>, conn: &mut Conn) -> Result<(), Error> {
+    pub(super) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Conn,
+    ) -> Result<(), Error> {
         if self.write.is_finished() {
             return Ok(());
         }
@@ -331,10 +342,14 @@ impl Exchange {
         };
         loop {
             let limit = max_head - h.interim_bytes;
-            if h.progress == Progress::Unparsed || (h.progress == Progress::FirstRead && !conn.buffered().is_empty()) {
+            if h.progress == Progress::Unparsed
+                || (h.progress == Progress::FirstRead && !conn.buffered().is_empty())
+            {
                 match parse_response_head(conn.buffered(), limit).map_err(|e| match e {
                     // Report the configured limit, not what interim heads left of it.
-                    ProtocolError::HeadTooLarge { .. } => ProtocolError::HeadTooLarge { limit: max_head },
+                    ProtocolError::HeadTooLarge { .. } => {
+                        ProtocolError::HeadTooLarge { limit: max_head }
+                    }
                     e => e,
                 }) {
                     Err(e) => return Poll::Ready(Err(Error::protocol(Phase::ReadHead, e))),
@@ -363,16 +378,21 @@ impl Exchange {
             }
             match conn.poll_fill(cx, limit.saturating_add(1)) {
                 Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(self.write.take_error().unwrap_or_else(|| Error::ReadHead {
-                        source: io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "server closed the connection before a complete response head",
-                        ),
+                    return Poll::Ready(Err(self.write.take_error().unwrap_or_else(|| {
+                        Error::ReadHead {
+                            source: io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "server closed the connection before a complete response head",
+                            ),
+                        }
                     })))
                 }
                 Poll::Ready(Ok(_)) => h.progress = Progress::Unparsed,
                 Poll::Ready(Err(source)) => {
-                    return Poll::Ready(Err(self.write.take_error().unwrap_or(Error::ReadHead { source })))
+                    return Poll::Ready(Err(self
+                        .write
+                        .take_error()
+                        .unwrap_or(Error::ReadHead { source })))
                 }
                 Poll::Pending => return poll_header_timer(h, &self.write, self.limits, cx),
             }
@@ -392,7 +412,10 @@ impl Exchange {
             Reading::Body(BodyRead {
                 decoder: BodyDecoder::new(framing.framing),
                 pending: 0,
-                raw: matches!(framing.framing, Framing::Length(_) | Framing::CloseDelimited),
+                raw: matches!(
+                    framing.framing,
+                    Framing::Length(_) | Framing::CloseDelimited
+                ),
                 close: framing.close,
             })
         };

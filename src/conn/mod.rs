@@ -26,3 +26,5 @@ pub(crate) use exchange::{Exchange, Fate, Limits, Resend};
 pub(crate) use stream::BoxStream;
 pub(crate) use write::WriteTask;
 
+#[cfg(test)]
+mod tests;

@@ -70,14 +70,21 @@ impl Exchange {
                 });
                 let n = match conn.io().poll_read(cx, &mut buf[..want]) {
                     Poll::Ready(Ok(n)) => n,
-                    Poll::Ready(Err(source)) => return Poll::Ready(Err(Error::ReadBody { source })),
+                    Poll::Ready(Err(source)) => {
+                        return Poll::Ready(Err(Error::ReadBody { source }))
+                    }
                     Poll::Pending => return Poll::Pending,
                 };
                 if n == 0 {
-                    body.decoder.on_eof().map_err(|e| Error::protocol(Phase::ReadBody, e))?;
+                    body.decoder
+                        .on_eof()
+                        .map_err(|e| Error::protocol(Phase::ReadBody, e))?;
                     continue;
                 }
-                let step = body.decoder.decode(&buf[..n]).map_err(|e| Error::protocol(Phase::ReadBody, e))?;
+                let step = body
+                    .decoder
+                    .decode(&buf[..n])
+                    .map_err(|e| Error::protocol(Phase::ReadBody, e))?;
                 if step.consumed != n || step.data != (0..n) {
                     panic!("internal error: a raw body decoded {n} bytes as {step:?}");
                 }
@@ -87,7 +94,10 @@ impl Exchange {
                 return Poll::Ready(Ok(n));
             }
             match conn.poll_fill(cx, usize::MAX) {
-                Poll::Ready(Ok(0)) => body.decoder.on_eof().map_err(|e| Error::protocol(Phase::ReadBody, e))?,
+                Poll::Ready(Ok(0)) => body
+                    .decoder
+                    .on_eof()
+                    .map_err(|e| Error::protocol(Phase::ReadBody, e))?,
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(source)) => return Poll::Ready(Err(Error::ReadBody { source })),
                 Poll::Pending => return Poll::Pending,

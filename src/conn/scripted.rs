@@ -42,6 +42,9 @@ struct State {
     max_write: Option<usize>,
     /// Waker of a read that found the script empty; woken by the next `push`/`eof`/`error`.
     read_waker: Option<Waker>,
+    /// Data that becomes readable once `written` reaches the given length (a server that
+    /// answers only after reading the whole request).
+    reply_after: Option<(usize, Vec<u8>)>,
     shutdown: bool,
     /// The stream was dropped: the client closed the connection.
     closed: bool,
@@ -62,7 +65,12 @@ pub(crate) struct Script {
 /// A new scripted stream, boxed for a `Conn`, and its script.
 pub(crate) fn pair() -> (BoxStream, Script) {
     let state = Rc::new(RefCell::new(State::default()));
-    (Box::new(Scripted { state: state.clone() }), Script { state })
+    (
+        Box::new(Scripted {
+            state: state.clone(),
+        }),
+        Script { state },
+    )
 }
 
 impl Script {
@@ -81,6 +89,12 @@ impl Script {
     /// The next read returns (a prefix of) `bytes`.
     pub(crate) fn push(&self, bytes: impl AsRef<[u8]>) -> &Self {
         self.queue(Step::Data(bytes.as_ref().to_vec()))
+    }
+
+    /// Once `n` bytes have been written, the next read returns (a prefix of) `bytes`.
+    pub(crate) fn reply_after(&self, n: usize, bytes: impl AsRef<[u8]>) -> &Self {
+        self.state.borrow_mut().reply_after = Some((n, bytes.as_ref().to_vec()));
+        self
     }
 
     /// Reads reach end of stream once the queued data is read.
@@ -118,11 +132,6 @@ impl Script {
     /// Whether the client dropped the stream (closed the connection).
     pub(crate) fn is_closed(&self) -> bool {
         self.state.borrow().closed
-    }
-
-    /// Queued read steps not yet consumed.
-    pub(crate) fn unread(&self) -> usize {
-        self.state.borrow().reads.len()
     }
 }
 
@@ -179,6 +188,18 @@ impl Stream for Scripted {
             n = n.min(at - s.written.len());
         }
         s.written.extend_from_slice(&buf[..n]);
+        let due = s
+            .reply_after
+            .as_ref()
+            .is_some_and(|(at, _)| s.written.len() >= *at);
+        if due {
+            let (_, data) = s.reply_after.take().unwrap_or_default();
+            s.reads.push_back(Step::Data(data));
+            if let Some(w) = s.read_waker.take() {
+                drop(s);
+                w.wake();
+            }
+        }
         Poll::Ready(Ok(n))
     }
 

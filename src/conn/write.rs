@@ -122,7 +122,11 @@ impl WriteTask {
     pub(crate) fn nothing_written(&self) -> bool {
         matches!(
             self.state,
-            Writing::Unsent { .. } | Writing::Failed { unsent: Some(_), .. }
+            Writing::Unsent { .. }
+                | Writing::Failed {
+                    unsent: Some(_),
+                    ..
+                }
         )
     }
 
@@ -156,7 +160,11 @@ impl WriteTask {
     /// of the caller's body is returned ([`Error::RequestBody`]); a stream failure is kept in
     /// the task (see [`WriteTask::take_error`]) and reported as `Ready(Ok)`: whether it
     /// matters depends on whether a response arrives.
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, io: &mut dyn Stream) -> Poll<Result<(), Error>> {
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut dyn Stream,
+    ) -> Poll<Result<(), Error>> {
         if self.is_finished() {
             return Poll::Ready(Ok(()));
         }

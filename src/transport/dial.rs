@@ -108,7 +108,10 @@ impl Dials {
 
     /// Takes every task out, to be polled with no borrow held.
     pub(crate) fn take_all(&mut self) -> Vec<DialTask> {
-        std::mem::take(&mut self.tasks).into_iter().map(DialTask).collect()
+        std::mem::take(&mut self.tasks)
+            .into_iter()
+            .map(DialTask)
+            .collect()
     }
 
     /// Puts back tasks that are still running (before any started meanwhile).
@@ -125,7 +128,10 @@ impl Dials {
             .into_iter()
             .partition(|d: &Dial| d.want.upgrade().is_none_or(|w| w.is_served()));
         self.tasks = live;
-        orphans.into_iter().map(|d| (d.key.clone(), DialTask(d))).collect()
+        orphans
+            .into_iter()
+            .map(|d| (d.key.clone(), DialTask(d)))
+            .collect()
     }
 }
 

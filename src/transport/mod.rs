@@ -21,9 +21,9 @@ mod dial;
 mod lease;
 mod response;
 mod shared;
-mod waiters;
 #[cfg(test)]
 mod tests;
+mod waiters;
 
 pub use builder::{
     TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_COLLECT_BYTES,

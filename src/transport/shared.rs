@@ -14,7 +14,7 @@ use http::Uri;
 
 use super::builder::Config;
 use super::dial::{tcp_connector, Connector, Dials, Finished};
-use super::waiters::{Want, Waiters};
+use super::waiters::{Waiters, Want};
 use crate::close::CloseReason;
 use crate::codec::error::RequestError;
 use crate::codec::request::Target;
@@ -218,7 +218,9 @@ impl Shared {
                 }
                 None
             }
-            Err(conn) => self.with_pool(|pool| pool.put_or_close(key.clone(), conn, Instant::now())),
+            Err(conn) => {
+                self.with_pool(|pool| pool.put_or_close(key.clone(), conn, Instant::now()))
+            }
         }
     }
 
@@ -304,4 +306,3 @@ impl Shared {
         }
     }
 }
-

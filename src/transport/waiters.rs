@@ -205,7 +205,9 @@ mod tests {
         assert!(Rc::ptr_eq(&w.first_without_dial(&k).unwrap(), &b));
         assert_eq!(w.keys_without_dial(), vec![k.clone()]);
         // An error delivered to `a` dequeues it; `b` stays.
-        assert!(w.deliver_to(&k, &a, Err(Error::BodyAlreadyFailed)).is_none());
+        assert!(w
+            .deliver_to(&k, &a, Err(Error::BodyAlreadyFailed))
+            .is_none());
         assert!(a.is_served() && a.take().unwrap().is_err());
         assert!(w.has_queue(&k));
         w.remove(&k, &b);
