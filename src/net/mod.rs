@@ -25,7 +25,8 @@
 //!
 //! Conventions shared by both backends:
 //! - `connect(host, port)` takes an IP literal (IPv6 with or without brackets) or a name, and
-//!   tries every resolved address in order. Native name lookup blocks the calling thread.
+//!   tries every resolved address in order, one at a time. IP literals and `localhost` (`::1`,
+//!   then `127.0.0.1`) need no lookup. Native name lookup blocks the calling thread.
 //! - `poll_read` returning `Ok(0)` for a non-empty buffer means end of stream (the peer sent
 //!   FIN). The WASI backend never reports a 0-byte `read` from the host as end of stream; only
 //!   `stream-error::closed` is.
@@ -36,6 +37,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+mod connect;
 #[cfg(not(target_os = "wasi"))]
 mod native;
 #[cfg(not(target_os = "wasi"))]
