@@ -128,6 +128,53 @@ fn localhost_reaches_an_ipv6_only_listener() {
     }
 }
 
+/// Natively, a name lookup runs on another thread: the first poll of `connect` only hands it
+/// over, and this thread is free meanwhile (here for a loopback echo). Blocking lookups ran
+/// the whole getaddrinfo inside that first poll, so it was always ready.
+///
+/// Native only: on wasm32-wasip2 the host resolves (wasmtime on a thread of its own), and
+/// whether its answer is already there at the first `resolve-next-address` is up to the host.
+#[cfg(not(target_os = "wasi"))]
+#[test]
+fn name_lookup_does_not_block_the_thread() {
+    let listener = TcpListener::bind(V4).unwrap();
+    block_on(async {
+        // `.invalid` never resolves (RFC 6761 §6.4): resolvers answer at once that it does
+        // not exist. The first poll can find the lookup done only if the pool thread did all
+        // of it within that very poll; three attempts make that a non-issue, while a blocking
+        // lookup is done at the first poll every time.
+        let mut in_flight = None;
+        for _ in 0..3 {
+            let mut lookup = Box::pin(TcpStream::connect("roundtrip-test.invalid", 80));
+            if future::poll_once(&mut lookup).await.is_none() {
+                in_flight = Some(lookup);
+                break;
+            }
+        }
+        let lookup = in_flight.expect("the lookup ran inside the first poll, on this thread");
+        let port = listener.local_addr().unwrap().port();
+        let (served, client) = zip(echo_server(&listener), hello_client("127.0.0.1", port)).await;
+        client.unwrap();
+        assert_eq!(served.unwrap(), 11);
+        let err = lookup.await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains("roundtrip-test.invalid"), "{err}");
+    });
+}
+
+#[test]
+fn dropping_a_pending_lookup_is_clean() {
+    // Natively the lookup's thread finishes later (or never starts) and its result is
+    // discarded; on WASI the lookup's pollable and stream are dropped (in that order) while
+    // the host may still be resolving.
+    block_on(async {
+        let lookup = TcpStream::connect("roundtrip-test.invalid", 80);
+        let _ = future::poll_once(lookup).await; // dropped here, pending or not
+    });
+    let err = block_on(TcpStream::connect("roundtrip-test.invalid", 80)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+}
+
 #[test]
 fn addresses() {
     let listener = TcpListener::bind(V4).unwrap();

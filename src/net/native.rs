@@ -40,10 +40,11 @@ impl TcpStream {
     ///
     /// `host` is an IP literal (IPv6 with or without brackets) or `localhost` (`::1`, then
     /// `127.0.0.1`), which need no lookup, or a name, which is resolved with
-    /// `std::net::ToSocketAddrs`. That lookup is **blocking** (`getaddrinfo`): it stalls the
-    /// calling thread, and with it every task of a single-threaded executor, for the duration
-    /// of the lookup. Returns the error of the last attempt, or an [`io::ErrorKind::NotFound`]
-    /// error if the name did not resolve or resolved to no address.
+    /// `std::net::ToSocketAddrs` (getaddrinfo) on the `blocking` crate's thread pool, so that
+    /// the calling thread, and every other task of its executor, keeps running meanwhile.
+    /// Dropping the future abandons the lookup. Returns the error of the last attempt, or an
+    /// [`io::ErrorKind::NotFound`] error if the name did not resolve or resolved to no
+    /// address.
     /// Sets `TCP_NODELAY`.
     pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
         let addrs = resolve(host, port).await?;
@@ -126,17 +127,27 @@ impl TcpStream {
 }
 
 /// The addresses of `host`: immediately for an IP literal or `localhost`, otherwise from a
-/// blocking getaddrinfo lookup.
+/// getaddrinfo lookup on the `blocking` crate's thread pool.
+///
+/// A thread pool because getaddrinfo is the resolver that honours the system's configuration
+/// (`/etc/hosts`, nsswitch, search domains) and it only comes blocking; the pool is the one
+/// async-io's ecosystem uses for that (`async-net` resolves the same way); it starts threads as
+/// work arrives and lets each exit after half a second idle. If the future is dropped, the
+/// lookup's result is discarded when its thread finishes.
 async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     if let Some(addrs) = known_addresses(host, port) {
         return Ok(addrs);
     }
-    (host, port)
-        .to_socket_addrs()
-        .map(Iterator::collect)
-        // std reports lookup failures as uncategorized errors; make them `NotFound`, as on
-        // WASI (`name-unresolvable`), keeping the resolver's message.
-        .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("resolve {host}: {e}")))
+    let name = host.to_owned();
+    blocking::unblock(move || {
+        (name.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+    })
+    .await
+    // std reports lookup failures as uncategorized errors; make them `NotFound`, as on
+    // WASI (`name-unresolvable`), keeping the resolver's message.
+    .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("resolve {host}: {e}")))
 }
 
 /// A listening TCP socket, for test servers and embedded servers.
