@@ -11,7 +11,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use futures_lite::future::{self, zip};
+use futures_lite::future::{self, try_zip, zip};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use roundtrip::net::{block_on, poll_calls, sleep, sleep_until, TcpListener, TcpStream};
 
@@ -68,9 +68,11 @@ async fn hello_client(host: &str, port: u16) -> io::Result<()> {
 
 fn echo_via(listener: TcpListener, host: &str) {
     let port = listener.local_addr().unwrap().port();
-    let (served, client) = block_on(zip(echo_server(&listener), hello_client(host, port)));
-    client.unwrap();
-    assert_eq!(served.unwrap(), 11);
+    // `try_zip`: a client that cannot connect fails the test instead of leaving the server
+    // waiting in `accept` forever.
+    let (served, ()) = block_on(try_zip(echo_server(&listener), hello_client(host, port)))
+        .unwrap_or_else(|e| panic!("echo via {host}: {e}"));
+    assert_eq!(served, 11);
 }
 
 /// Polls `probe` every few milliseconds until it returns `Some`, for up to 5 seconds.
@@ -106,8 +108,71 @@ fn echo_ipv6_bracketed_literal() {
 
 #[test]
 fn echo_by_name_localhost() {
-    // `localhost` may resolve to ::1 first; connect must then fall back to 127.0.0.1.
-    echo_via(TcpListener::bind(V4).unwrap(), "localhost");
+    // `localhost` is tried as ::1 first; refused there, connect must fall back to 127.0.0.1.
+    let listener = TcpListener::bind(V4).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let on_v6 = block_on(TcpStream::connect("::1", port));
+    assert!(
+        on_v6.is_err(),
+        "[::1]:{port} must refuse for this test to mean anything"
+    );
+    echo_via(listener, "localhost");
+}
+
+#[test]
+fn localhost_reaches_an_ipv6_only_listener() {
+    // `localhost` is ::1 and 127.0.0.1 whatever the hosts file says (some list only
+    // 127.0.0.1, as on the machine this was written on, where getaddrinfo gave that alone).
+    if let Some(listener) = bind_v6() {
+        echo_via(listener, "localhost");
+    }
+}
+
+/// Natively, a name lookup runs on another thread: the first poll of `connect` only hands it
+/// over, and this thread is free meanwhile (here for a loopback echo). Blocking lookups ran
+/// the whole getaddrinfo inside that first poll, so it was always ready.
+///
+/// Native only: on wasm32-wasip2 the host resolves (wasmtime on a thread of its own), and
+/// whether its answer is already there at the first `resolve-next-address` is up to the host.
+#[cfg(not(target_os = "wasi"))]
+#[test]
+fn name_lookup_does_not_block_the_thread() {
+    let listener = TcpListener::bind(V4).unwrap();
+    block_on(async {
+        // `.invalid` never resolves (RFC 6761 §6.4): resolvers answer at once that it does
+        // not exist. The first poll can find the lookup done only if the pool thread did all
+        // of it within that very poll; three attempts make that a non-issue, while a blocking
+        // lookup is done at the first poll every time.
+        let mut in_flight = None;
+        for _ in 0..3 {
+            let mut lookup = Box::pin(TcpStream::connect("roundtrip-test.invalid", 80));
+            if future::poll_once(&mut lookup).await.is_none() {
+                in_flight = Some(lookup);
+                break;
+            }
+        }
+        let lookup = in_flight.expect("the lookup ran inside the first poll, on this thread");
+        let port = listener.local_addr().unwrap().port();
+        let (served, client) = zip(echo_server(&listener), hello_client("127.0.0.1", port)).await;
+        client.unwrap();
+        assert_eq!(served.unwrap(), 11);
+        let err = lookup.await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains("roundtrip-test.invalid"), "{err}");
+    });
+}
+
+#[test]
+fn dropping_a_pending_lookup_is_clean() {
+    // Natively the lookup's thread finishes later (or never starts) and its result is
+    // discarded; on WASI the lookup's pollable and stream are dropped (in that order) while
+    // the host may still be resolving.
+    block_on(async {
+        let lookup = TcpStream::connect("roundtrip-test.invalid", 80);
+        let _ = future::poll_once(lookup).await; // dropped here, pending or not
+    });
+    let err = block_on(TcpStream::connect("roundtrip-test.invalid", 80)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! | | wasm32-wasip2 | native |
 //! |---|---|---|
 //! | TCP | `wasi:sockets/tcp` + `wasi:io/streams` | `std::net` made async by `async-io` |
-//! | name lookup | `wasi:sockets/ip-name-lookup` | `std::net::ToSocketAddrs` (IP literals skip it) |
+//! | name lookup | `wasi:sockets/ip-name-lookup` | `std::net::ToSocketAddrs` on `blocking`'s thread pool |
 //! | timers | `wasi:clocks/monotonic-clock` pollables | `async_io::Timer` |
 //! | waiting | this crate's reactor over `wasi:io/poll` | async-io's reactor |
 //!
@@ -25,7 +25,9 @@
 //!
 //! Conventions shared by both backends:
 //! - `connect(host, port)` takes an IP literal (IPv6 with or without brackets) or a name, and
-//!   tries every resolved address in order. Native name lookup blocks the calling thread.
+//!   tries every resolved address in order, one at a time. IP literals and `localhost` (`::1`,
+//!   then `127.0.0.1`) need no lookup. No lookup blocks the calling thread: natively it runs
+//!   on a pool thread, on WASI in the host. Dropping the future abandons it at any point.
 //! - `poll_read` returning `Ok(0)` for a non-empty buffer means end of stream (the peer sent
 //!   FIN). The WASI backend never reports a 0-byte `read` from the host as end of stream; only
 //!   `stream-error::closed` is.
@@ -36,6 +38,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+mod connect;
 #[cfg(not(target_os = "wasi"))]
 mod native;
 #[cfg(not(target_os = "wasi"))]

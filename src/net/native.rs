@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 
+use super::connect::{connect_each, known_addresses};
+
 /// Always 0 natively: async-io's reactor owns polling here, and this crate makes no poll calls
 /// of its own. On wasm32-wasip2 it counts the `wasi:io/poll.poll` calls made by [`block_on`].
 pub fn poll_calls() -> u64 {
@@ -36,38 +38,19 @@ impl TcpStream {
 
     /// Resolves `host` and connects to each resolved address in order until one succeeds.
     ///
-    /// `host` is an IP literal (IPv6 with or without brackets), which is used directly, or a
-    /// name, which is resolved with `std::net::ToSocketAddrs`. That lookup is **blocking**
-    /// (`getaddrinfo`): it stalls the calling thread, and with it every task of a
-    /// single-threaded executor, for the duration of the lookup. Returns the error of the last
-    /// attempt, or an [`io::ErrorKind::NotFound`] error if the name did not resolve or resolved
-    /// to no address.
+    /// `host` is an IP literal (IPv6 with or without brackets) or `localhost` (`::1`, then
+    /// `127.0.0.1`), which need no lookup, or a name, which is resolved with
+    /// `std::net::ToSocketAddrs` (getaddrinfo) on the `blocking` crate's thread pool, so that
+    /// the calling thread, and every other task of its executor, keeps running meanwhile.
+    /// Dropping the future abandons the lookup. Returns the error of the last attempt, or an
+    /// [`io::ErrorKind::NotFound`] error if the name did not resolve or resolved to no
+    /// address.
     /// Sets `TCP_NODELAY`.
     pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
-        let addrs: Vec<SocketAddr> = match parse_literal(host) {
-            Some(ip) => vec![SocketAddr::new(ip, port)],
-            // std reports lookup failures as uncategorized errors; make them `NotFound`, as
-            // on WASI (`name-unresolvable`), keeping the resolver's message.
-            None => (host, port)
-                .to_socket_addrs()
-                .map_err(|e| {
-                    io::Error::new(io::ErrorKind::NotFound, format!("resolve {host}: {e}"))
-                })?
-                .collect(),
-        };
-        let mut last_error = None;
-        for addr in addrs {
-            match Async::<std::net::TcpStream>::connect(addr).await {
-                Ok(inner) => return TcpStream::new(inner),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("resolve {host}: no addresses"),
-            )
-        }))
+        let addrs = resolve(host, port).await?;
+        connect_each(host, addrs, Async::<std::net::TcpStream>::connect)
+            .await
+            .and_then(TcpStream::new)
     }
 
     /// Reads into `buf`. `Ok(0)` for a non-empty `buf` means end of stream (the peer sent FIN).
@@ -143,14 +126,28 @@ impl TcpStream {
     }
 }
 
-/// An IP literal, IPv6 with or without the brackets of URL syntax (`http::Uri::host` keeps
-/// them).
-fn parse_literal(host: &str) -> Option<std::net::IpAddr> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse().ok()
+/// The addresses of `host`: immediately for an IP literal or `localhost`, otherwise from a
+/// getaddrinfo lookup on the `blocking` crate's thread pool.
+///
+/// A thread pool because getaddrinfo is the resolver that honours the system's configuration
+/// (`/etc/hosts`, nsswitch, search domains) and it only comes blocking; the pool is the one
+/// async-io's ecosystem uses for that (`async-net` resolves the same way); it starts threads as
+/// work arrives and lets each exit after half a second idle. If the future is dropped, the
+/// lookup's result is discarded when its thread finishes.
+async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if let Some(addrs) = known_addresses(host, port) {
+        return Ok(addrs);
+    }
+    let name = host.to_owned();
+    blocking::unblock(move || {
+        (name.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+    })
+    .await
+    // std reports lookup failures as uncategorized errors; make them `NotFound`, as on
+    // WASI (`name-unresolvable`), keeping the resolver's message.
+    .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("resolve {host}: {e}")))
 }
 
 /// A listening TCP socket, for test servers and embedded servers.

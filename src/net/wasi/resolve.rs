@@ -11,38 +11,21 @@ use wasi::sockets::tcp_create_socket::create_tcp_socket;
 
 use super::reactor::Source;
 use super::{addr, error, TcpStream};
+use crate::net::connect::{connect_each, known_addresses};
 
 /// See [`TcpStream::connect`].
 pub(crate) async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     // Declared first, so it outlives the lookup and the sockets that borrow it.
     let network = instance_network();
-    let ips = match parse_literal(host) {
-        Some(ip) => vec![ip],
-        None => lookup(&network, host).await?,
+    let addrs = match known_addresses(host, port) {
+        Some(addrs) => addrs,
+        None => lookup(&network, host)
+            .await?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect(),
     };
-    let mut last_error = None;
-    for ip in ips {
-        match connect_addr(&network, SocketAddr::new(ip, port)).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last_error = Some(e),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("resolve {host}: no addresses"),
-        )
-    }))
-}
-
-/// An IP literal, IPv6 with or without the brackets of URL syntax (`http::Uri::host` keeps
-/// them).
-pub(crate) fn parse_literal(host: &str) -> Option<IpAddr> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse().ok()
+    connect_each(host, addrs, |remote| connect_addr(&network, remote)).await
 }
 
 /// A name lookup in progress.

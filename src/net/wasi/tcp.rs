@@ -76,9 +76,11 @@ impl TcpStream {
 
     /// Resolves `host` and connects to each resolved address in order until one succeeds.
     ///
-    /// `host` is an IP literal (IPv6 with or without brackets) or a name, which is resolved
-    /// with `wasi:sockets/ip-name-lookup`. Returns the error of the last attempt, or an
-    /// [`io::ErrorKind::NotFound`] error if the name resolved to no address.
+    /// `host` is an IP literal (IPv6 with or without brackets) or `localhost` (`::1`, then
+    /// `127.0.0.1`), which need no lookup, or a name, which is resolved with
+    /// `wasi:sockets/ip-name-lookup`. Returns the error of the last attempt, or an
+    /// [`io::ErrorKind::NotFound`] error if the name did not resolve or resolved to no
+    /// address.
     pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
         resolve::connect(host, port).await
     }
