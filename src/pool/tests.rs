@@ -12,7 +12,7 @@ fn config() -> PoolConfig {
     }
 }
 
-/// A pool with `n` dialed (in-use) connections numbered from 0.
+/// An empty pool with `config`.
 fn pool_with(config: PoolConfig) -> Pool<&'static str, u32> {
     Pool::new(config)
 }
