@@ -149,6 +149,8 @@ impl Error {
     }
 
     /// A protocol error found in `phase`.
+    // Used by the connection layer, which wasm32-unknown-unknown does not build.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
     pub(crate) fn protocol(phase: Phase, source: ProtocolError) -> Error {
         Error::Protocol { phase, source }
     }
