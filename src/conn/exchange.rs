@@ -297,20 +297,13 @@ impl Exchange {
         }
     }
 
-    /// Drives the write task, if it is still running. A failure of the caller's body ends the
-    /// exchange; a stream failure waits in the write task until it is known whether a
-    /// response arrives.
-    pub(super) fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        conn: &mut Conn,
-    ) -> Result<(), Error> {
-        if self.write.is_finished() {
-            return Ok(());
-        }
-        match self.write.poll(cx, conn.io()) {
-            Poll::Ready(Err(e)) => Err(self.fail(e)),
-            Poll::Ready(Ok(())) | Poll::Pending => Ok(()),
+    /// Drives the write task, if it is still running. Its failure, of the stream or of the
+    /// caller's body, waits in the task: a response that arrives is still the answer (the
+    /// connection is closed afterwards), and the failure is the exchange's error only if no
+    /// response head comes (see `poll_head_inner`).
+    pub(super) fn poll_write(&mut self, cx: &mut Context<'_>, conn: &mut Conn) {
+        if !self.write.is_finished() {
+            self.write.poll(cx, conn.io());
         }
     }
 
@@ -324,7 +317,7 @@ impl Exchange {
         if !matches!(self.reading, Reading::Head(_)) {
             panic!("internal error: poll_head after the head");
         }
-        self.poll_write(cx, conn)?;
+        self.poll_write(cx, conn);
         match ready!(self.poll_head_inner(cx, conn)) {
             Ok(head) => Poll::Ready(self.start_body(conn, head)),
             Err(e) => Poll::Ready(Err(self.fail(e))),
@@ -371,6 +364,14 @@ impl Exchange {
                     }
                     Ok(None) => h.progress = Progress::Incomplete,
                 }
+            }
+            if self.write.body_failed() {
+                // The caller's body failed and no complete head is buffered: the request is
+                // broken, and waiting for the server to answer it is no use.
+                let e = self.write.take_error();
+                return Poll::Ready(Err(e.unwrap_or_else(|| {
+                    panic!("internal error: a failed body without its error")
+                })));
             }
             if h.progress == Progress::FirstRead {
                 conn.io().wait_before_next_read();

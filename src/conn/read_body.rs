@@ -30,7 +30,9 @@ impl Exchange {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_write(cx, conn)?;
+        // A failure of the request's write no longer matters to this response; it closes
+        // the connection afterwards (`fate`: the request was not completely written).
+        self.poll_write(cx, conn);
         match self.poll_body(cx, conn, buf) {
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
             other => other,

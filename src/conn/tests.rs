@@ -435,3 +435,74 @@ fn a_malformed_rest_found_while_draining_is_the_servers_fault() {
     ex.drain_buffered(&mut conn);
     assert_eq!(ex.fate(&conn, RESEND), closed(CloseReason::ProtocolError));
 }
+
+/// A request body that produces `first`, then is pending once (waking at once), then fails.
+struct FailsLater {
+    first: Option<&'static [u8]>,
+    waited: bool,
+}
+
+impl futures_io::AsyncRead for FailsLater {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(first) = self.first.take() {
+            buf[..first.len()].copy_from_slice(first);
+            return Poll::Ready(Ok(first.len()));
+        }
+        if !std::mem::replace(&mut self.waited, true) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(Err(io::Error::other("producer failed")))
+    }
+}
+
+/// Issue 11: a request body that fails after the server has answered must not throw the
+/// answer away. The server's 14 bytes are delivered; the connection closes afterwards.
+#[test]
+fn a_request_body_failing_after_the_response_keeps_the_response() {
+    let head = "POST / HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\n\r\n";
+    let reader = FailsLater {
+        first: Some(b"part"),
+        waited: false,
+    };
+    let response = "HTTP/1.1 400 Bad Request\r\ncontent-length: 14\r\nconnection: close\r\n\r\n\
+                    bad request!!!";
+    let (out, _) = exchange(
+        Method::POST,
+        head,
+        Body::from_reader(reader, None),
+        false,
+        RESEND,
+        |s| {
+            s.push(response);
+        },
+    );
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(
+        (out.status, out.body.as_slice()),
+        (Some(400), &b"bad request!!!"[..])
+    );
+    assert_eq!(out.written, format!("{head}4\r\npart\r\n"));
+    assert_eq!(out.fate, closed(CloseReason::ResponseClose));
+    // Without `Connection: close` it is still closed: the request was cut short.
+    let reader = FailsLater {
+        first: Some(b"part"),
+        waited: false,
+    };
+    let (out, _) = exchange(
+        Method::POST,
+        head,
+        Body::from_reader(reader, None),
+        false,
+        RESEND,
+        |s| {
+            s.push("HTTP/1.1 413 Too Large\r\ncontent-length: 2\r\n\r\nno");
+        },
+    );
+    assert_eq!((out.status, out.body.as_slice()), (Some(413), &b"no"[..]));
+    assert_eq!(out.fate, closed(CloseReason::EarlyResponse));
+}

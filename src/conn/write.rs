@@ -156,37 +156,33 @@ impl WriteTask {
         body
     }
 
-    /// Drives the write until the whole request is written and its flush issued. A failure
-    /// of the caller's body is returned ([`Error::RequestBody`]); a stream failure is kept in
-    /// the task (see [`WriteTask::take_error`]) and reported as `Ready(Ok)`: whether it
-    /// matters depends on whether a response arrives.
-    pub(crate) fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-        io: &mut dyn Stream,
-    ) -> Poll<Result<(), Error>> {
+    /// Drives the write until the whole request is written and its flush issued. A failure,
+    /// of the stream or of the caller's body, ends the task and is kept in it (see
+    /// [`WriteTask::take_error`]): whether it is the exchange's error depends on whether a
+    /// response arrives (a server may answer and close before reading the whole request).
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, io: &mut dyn Stream) {
         if self.is_finished() {
-            return Poll::Ready(Ok(()));
+            return;
         }
-        match self.poll_steps(cx, io) {
-            Poll::Ready(Err(e @ Error::RequestBody { .. })) => {
-                // The caller's body failed: it was being read, so the head had been written.
-                self.state = Writing::Failed {
-                    error: None,
-                    unsent: None,
-                };
-                Poll::Ready(Err(e))
-            }
-            Poll::Ready(Err(e)) => {
-                let unsent = self.take_unsent_body();
-                self.state = Writing::Failed {
-                    error: Some(e),
-                    unsent,
-                };
-                Poll::Ready(Ok(()))
-            }
-            other => other,
+        if let Poll::Ready(Err(e)) = self.poll_steps(cx, io) {
+            // A body error means the body was being read: the head had been written.
+            let unsent = self.take_unsent_body();
+            self.state = Writing::Failed {
+                error: Some(e),
+                unsent,
+            };
         }
+    }
+
+    /// The caller's request body failed (or did not match its declared length).
+    pub(crate) fn body_failed(&self) -> bool {
+        matches!(
+            self.state,
+            Writing::Failed {
+                error: Some(Error::RequestBody { .. }),
+                ..
+            }
+        )
     }
 
     fn poll_steps(&mut self, cx: &mut Context<'_>, io: &mut dyn Stream) -> Poll<Result<(), Error>> {
