@@ -97,7 +97,8 @@ impl TransportBuilder {
     /// Limit on connections per `(scheme, host, port)`, counting those being dialed, in use
     /// and idle; `None` (the default): no limit. Requests over the limit wait in FIFO order
     /// for a connection to come back or for a slot to free up (see [`PoolStats::waiting`]).
-    /// Dropping a waiting request leaves the queue. `Some(0)` is taken as 1.
+    /// Dropping a waiting request leaves the queue. `Some(0)` means no limit, as 0 does for
+    /// Go's `MaxConnsPerHost`.
     ///
     /// A request woken for its turn holds it until it is polled or dropped: a future kept
     /// aside unpolled (say, the loser of a `select`) makes later requests to the host wait
@@ -105,7 +106,7 @@ impl TransportBuilder {
     ///
     /// [`PoolStats::waiting`]: crate::PoolStats::waiting
     pub fn max_conns_per_host(mut self, n: Option<usize>) -> Self {
-        self.pool.max_conns_per_host = n.map(|n| n.max(1));
+        self.pool.max_conns_per_host = n.filter(|&n| n > 0);
         self
     }
 

@@ -270,3 +270,21 @@ fn a_dial_error_reaches_its_request_and_frees_the_slot() {
     let s = balanced(&t);
     assert_eq!((s.dials, s.dial_errors, s.waiting), (1, 1, 0), "{s}");
 }
+
+/// Issue 11: `max_conns_per_host(Some(0))` means no limit (as in Go), not 1.
+#[test]
+fn max_conns_per_host_zero_means_no_limit() {
+    let (t, net) = transport(Transport::builder().max_conns_per_host(Some(0)));
+    let conns: Vec<_> = (0..3).map(|_| net.add(false).1).collect();
+    let mut futs: Vec<_> = (0..3).map(|_| Box::pin(text(&t, get()))).collect();
+    for f in &mut futs {
+        assert!(poll_once(f).0.is_pending());
+    }
+    assert_eq!((t.stats().waiting, net.dials.get()), (0, 3));
+    for (f, c) in futs.into_iter().zip(&conns) {
+        c.push(OK);
+        assert_eq!(drive(f).unwrap(), "ok");
+    }
+    let s = balanced(&t);
+    assert_eq!((s.dials, s.idle), (3, 3), "{s}");
+}
