@@ -59,29 +59,52 @@ pub fn parse_response_head(
     let config = parser_config();
     // Uninitialised slots: filling 128 empty headers cost more than parsing a typical head.
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-    match parse_in(window, max_head_bytes, &config, &mut slots) {
-        // The limit is the head's bytes, as in Go (`MaxResponseHeaderBytes`), not a count of
-        // fields: a head with more fields than the stack slots (201 `Set-Cookie` fields, say)
-        // is parsed again with one slot per line it can hold.
-        Err(httparse::Error::TooManyHeaders) => {
+    let mut parsed = httparse::Response::new(&mut []);
+    match config.parse_response_with_uninit_headers(&mut parsed, window, &mut slots) {
+        Ok(Status::Complete(consumed)) => {
+            Ok(Some((convert(&parsed, &window[..consumed])?, consumed)))
+        }
+        Ok(Status::Partial) if window.len() == max_head_bytes => Err(ProtocolError::HeadTooLarge {
+            limit: max_head_bytes,
+        }),
+        Ok(Status::Partial) => Ok(None),
+        Err(e) => parse_again(e, window, max_head_bytes, &config),
+    }
+}
+
+/// The rare heads httparse refuses that are valid all the same, parsed again; any other
+/// error is mapped to a [`ProtocolError`].
+///
+/// - The limit is the head's bytes, as in Go (`MaxResponseHeaderBytes`), not a count of
+///   fields: a head with more fields than the stack slots (201 `Set-Cookie` fields, say) is
+///   parsed again with one slot per line it can hold.
+/// - RFC 9112 §2.3: a higher minor version is processed as HTTP/1.1 (Go accepts it too);
+///   httparse refuses it, so a copy of the head that says 1.1 is parsed.
+#[cold]
+fn parse_again(
+    error: httparse::Error,
+    window: &[u8],
+    max_head_bytes: usize,
+    config: &ParserConfig,
+) -> Result<Option<(ResponseHead, usize)>, ProtocolError> {
+    let again = match error {
+        httparse::Error::TooManyHeaders => {
             let lines = window.iter().filter(|&&b| b == b'\n').count() + 1;
             let mut slots: Vec<_> = (0..lines).map(|_| MaybeUninit::uninit()).collect();
-            parse_in(window, max_head_bytes, &config, &mut slots)
+            parse_in(window, max_head_bytes, config, &mut slots)
         }
-        // RFC 9112 §2.3: a higher minor version is processed as HTTP/1.1 (Go accepts it too);
-        // httparse refuses it, so it parses a copy that says 1.1.
-        Err(httparse::Error::Version) => match higher_minor_version(window) {
+        httparse::Error::Version => match higher_minor_version(window) {
             Some(at) => {
                 let mut copy = window.to_vec();
                 copy[at] = b'1';
                 let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-                parse_in(&copy, max_head_bytes, &config, &mut slots)
+                parse_in(&copy, max_head_bytes, config, &mut slots)
             }
-            None => Err(httparse::Error::Version),
+            None => Err(error),
         },
-        other => other,
-    }
-    .map_err(|e| parse_error(e, window, &config))?
+        _ => Err(error),
+    };
+    again.map_err(|e| parse_error(e, window, config))?
 }
 
 /// One parse of `window` into `slots`: `Err` is httparse's, `Ok(Err)` a conversion error.

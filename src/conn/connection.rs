@@ -7,7 +7,7 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use super::stream::BoxStream;
+use super::stream::{Io, Stream};
 use crate::close::CloseReason;
 
 /// Initial (and steady-state) read buffer size. A response head larger than this grows the
@@ -18,7 +18,7 @@ pub(crate) const READ_BUF: usize = 8 * 1024;
 /// An established connection.
 pub(crate) struct Conn {
     /// The stream. Dropping it closes the connection.
-    io: BoxStream,
+    io: Io,
     /// Read buffer. `buf[start..end]` holds bytes read from the socket and not yet consumed by
     /// the codec. Written by `poll_fill` (appends) and `consume` (advances `start`); read through
     /// `buffered`. Invariant: `start <= end <= buf.len()`.
@@ -33,7 +33,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(io: BoxStream, id: u64) -> Conn {
+    pub(crate) fn new(io: Io, id: u64) -> Conn {
         Conn {
             io,
             buf: vec![0; READ_BUF],
@@ -45,8 +45,8 @@ impl Conn {
     }
 
     /// The stream, for the write task and direct body reads.
-    pub(crate) fn io(&mut self) -> &mut dyn super::stream::Stream {
-        &mut *self.io
+    pub(crate) fn io(&mut self) -> &mut Io {
+        &mut self.io
     }
 
     /// The connection's id, unique within its transport.

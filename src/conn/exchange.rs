@@ -31,6 +31,7 @@ use futures_lite::FutureExt;
 use http::{HeaderMap, Method};
 
 use super::connection::Conn;
+use super::stream::Stream;
 use super::write::WriteTask;
 use crate::body::Body;
 use crate::close::CloseReason;

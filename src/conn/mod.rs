@@ -23,7 +23,7 @@ pub(crate) mod write;
 
 pub(crate) use connection::Conn;
 pub(crate) use exchange::{Exchange, Fate, Limits, Resend};
-pub(crate) use stream::BoxStream;
+pub(crate) use stream::Io;
 pub(crate) use write::WriteTask;
 
 #[cfg(test)]

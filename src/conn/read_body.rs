@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 use super::connection::{Conn, READ_BUF};
 use super::exchange::{Exchange, Reading};
+use super::stream::Stream;
 use crate::error::{Error, Phase};
 
 impl Exchange {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::stream::{BoxStream, Stream};
+use super::stream::{Io, Stream};
 
 /// What the next read returns.
 #[derive(Debug)]
@@ -63,10 +63,10 @@ pub(crate) struct Script {
 }
 
 /// A new scripted stream, boxed for a `Conn`, and its script.
-pub(crate) fn pair() -> (BoxStream, Script) {
+pub(crate) fn pair() -> (Io, Script) {
     let state = Rc::new(RefCell::new(State::default()));
     (
-        Box::new(Scripted {
+        Io::Scripted(Scripted {
             state: state.clone(),
         }),
         Script { state },

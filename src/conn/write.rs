@@ -21,7 +21,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use futures_io::AsyncRead;
 
-use super::stream::Stream;
+use super::stream::{Io, Stream};
 use crate::body::{Body, Kind};
 use crate::codec::request::{write_chunk, LAST_CHUNK};
 use crate::error::Error;
@@ -160,7 +160,7 @@ impl WriteTask {
     /// of the stream or of the caller's body, ends the task and is kept in it (see
     /// [`WriteTask::take_error`]): whether it is the exchange's error depends on whether a
     /// response arrives (a server may answer and close before reading the whole request).
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, io: &mut dyn Stream) {
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, io: &mut Io) {
         if self.is_finished() {
             return;
         }
@@ -185,7 +185,7 @@ impl WriteTask {
         )
     }
 
-    fn poll_steps(&mut self, cx: &mut Context<'_>, io: &mut dyn Stream) -> Poll<Result<(), Error>> {
+    fn poll_steps(&mut self, cx: &mut Context<'_>, io: &mut Io) -> Poll<Result<(), Error>> {
         for _ in 0..WRITES_PER_POLL {
             match &mut self.state {
                 Writing::Done | Writing::Failed { .. } => return Poll::Ready(Ok(())),
@@ -234,7 +234,7 @@ impl WriteTask {
 }
 
 /// One write of a non-empty `buf`; a stream that accepts nothing has failed.
-fn write_some(cx: &mut Context<'_>, io: &mut dyn Stream, buf: &[u8]) -> Poll<Result<usize, Error>> {
+fn write_some(cx: &mut Context<'_>, io: &mut Io, buf: &[u8]) -> Poll<Result<usize, Error>> {
     match ready!(io.poll_write(cx, buf)) {
         Ok(0) => Poll::Ready(Err(Error::Write {
             source: io::Error::new(io::ErrorKind::WriteZero, "connection accepted no bytes"),
@@ -264,7 +264,7 @@ impl Source {
     fn fill(
         &mut self,
         cx: &mut Context<'_>,
-        io: &mut dyn Stream,
+        io: &mut Io,
         out: &mut Vec<u8>,
     ) -> Poll<Result<bool, Error>> {
         match self {
@@ -317,7 +317,7 @@ impl Source {
 /// One read of the caller's body reader into `scratch`: `n` bytes, 0 at its end.
 fn read_body(
     cx: &mut Context<'_>,
-    io: &mut dyn Stream,
+    io: &mut Io,
     reader: Pin<&mut dyn AsyncRead>,
     remaining: Option<u64>,
     scratch: &mut Vec<u8>,

@@ -25,12 +25,12 @@ use futures_lite::FutureExt;
 use super::shared::Key;
 use super::waiters::Want;
 use crate::codec::request::Target;
-use crate::conn::BoxStream;
+use crate::conn::Io;
 use crate::error::Error;
 use crate::net::{sleep, TcpStream};
 
 /// A dial in progress.
-type DialFuture = Pin<Box<dyn Future<Output = io::Result<BoxStream>>>>;
+type DialFuture = Pin<Box<dyn Future<Output = io::Result<Io>>>>;
 
 /// Opens a stream to a target: TCP by default; scripted streams in unit tests, and TLS and
 /// proxy tunnels wrap it.
@@ -42,7 +42,7 @@ pub(crate) fn tcp_connector() -> Connector {
         let (host, port) = (target.host.clone(), target.port);
         Box::pin(async move {
             let stream = TcpStream::connect(&host, port).await?;
-            Ok(Box::new(stream) as BoxStream)
+            Ok(Io::Tcp(stream))
         })
     })
 }
@@ -53,7 +53,7 @@ struct Dial {
     /// The request that started it. If it is gone or was served by another connection when
     /// the dial finishes, the connection goes to the pool.
     want: Weak<Want>,
-    future: Pin<Box<dyn Future<Output = Result<BoxStream, Error>>>>,
+    future: Pin<Box<dyn Future<Output = Result<Io, Error>>>>,
     wakers: Arc<WakerSet>,
 }
 
@@ -61,7 +61,7 @@ struct Dial {
 pub(crate) struct Finished {
     pub(crate) key: Key,
     pub(crate) want: Weak<Want>,
-    pub(crate) result: Result<BoxStream, Error>,
+    pub(crate) result: Result<Io, Error>,
 }
 
 /// The dials in progress. Owned by the transport's shared state; borrowed only for single

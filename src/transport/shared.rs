@@ -204,6 +204,11 @@ impl Shared {
     /// (put-or-close). Returns why it was closed, `None` if it went on.
     pub(crate) fn put(&self, key: &Key, mut conn: Conn) -> Option<CloseReason> {
         conn.shrink_for_idle();
+        if self.waiters.borrow().is_empty() {
+            // The usual case: nobody waits, so the pool decides (its `try_put` refuses first
+            // for the same reasons `refuses_put` gives).
+            return self.with_pool(|pool| pool.put_or_close(key.clone(), conn, Instant::now()));
+        }
         if let Some(reason) = self.pool.borrow().refuses_put() {
             self.with_pool(|pool| pool.note_in_use_closed(key, reason));
             drop(conn);

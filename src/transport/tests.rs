@@ -45,7 +45,7 @@ impl Gate {
 /// The connections the connector hands out, in dial order.
 #[derive(Default)]
 struct Net {
-    ready: RefCell<VecDeque<(Gate, crate::conn::BoxStream)>>,
+    ready: RefCell<VecDeque<(Gate, crate::conn::Io)>>,
     dials: Cell<usize>,
 }
 
