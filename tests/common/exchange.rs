@@ -291,7 +291,8 @@ impl Req {
         self
     }
 
-    /// The body must be complete (the connection released) when the response is returned.
+    /// The body must be complete (the connection released) when the response is returned;
+    /// `idle` is then checked at that point too.
     pub fn end_stream(mut self) -> Req {
         self.end_stream = true;
         self
@@ -611,6 +612,16 @@ async fn serve(server: &Server, s: usize, k: usize, host: &str, script: Conn, sh
                     "server {who} {here} ({at}): decoded request body differs{}",
                     diff(&body, &req.body)
                 );
+                if req.header("transfer-encoding").is_some() {
+                    // The transport ends a chunked body with a bare last chunk: no extension,
+                    // no trailers.
+                    let end = &req.raw_body[req.raw_body.len().saturating_sub(7)..];
+                    assert!(
+                        end.ends_with(b"\r\n0\r\n\r\n") || req.raw_body == b"0\r\n\r\n",
+                        "server {who} {here} ({at}): the chunked body ends in `{}`",
+                        show(end)
+                    );
+                }
             }
             Srv::ReadHead { head, at } => {
                 let head = sub(&head);
@@ -635,6 +646,8 @@ async fn serve(server: &Server, s: usize, k: usize, host: &str, script: Conn, sh
             Srv::ShutdownWrite => peer.shutdown_write(),
             Srv::Close => open = None,
             Srv::Eof(want) => {
+                let want = String::from_utf8(want).expect("bytes expected before EOF are text");
+                let want = sub(&want).into_bytes();
                 shared.server_note(&who, format!("{here}: waiting for the client to close"));
                 // Fails as soon as something unexpected arrives (an extra request, say).
                 let mut got = Vec::new();
@@ -771,6 +784,13 @@ async fn send(t: &Transport, req: Req, servers: &[Server], here: &str) {
             resp.body().is_end_stream(),
             "{here} ({at}): the body should be complete when the response is returned"
         );
+        if let Some(n) = req.idle {
+            assert_eq!(
+                t.stats().idle,
+                n,
+                "{here} ({at}): idle connections when the response was returned"
+            );
+        }
     }
     let Some(want) = req.want_body else {
         drop(resp);
