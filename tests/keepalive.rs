@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use roundtrip::{CloseReason, Error, Transport};
+use roundtrip::{CloseReason, Transport};
 
 #[test]
 fn sequential_requests_share_one_connection() {
@@ -230,43 +230,6 @@ fn unsolicited_408_on_idle_connection_closes_it_quietly() {
             requests: 2,
             idle: 1,
             closed: vec![(CloseReason::ServerClosedIdle, 1)],
-            ..Want::default()
-        })
-        .run();
-}
-
-#[test]
-fn stale_connection_is_retried_for_get_but_not_post() {
-    Script::new()
-        .server([
-            // Connection 1: serves one request, then reads the next and hangs up without a
-            // response (the server's keep-alive timer fired just as the request arrived).
-            conn([read(GET), write(ok("1")), read(GET), Srv::Close]),
-            // The GET is retried on connection 2. The POST is not retried: connection 2 hangs
-            // up on it.
-            conn([
-                read(GET),
-                write(ok("2")),
-                read("POST / HTTP/1.1\r\nhost: {host}\r\ncontent-length: 4\r\n\r\ndata"),
-                Srv::Close,
-            ]),
-        ])
-        .client([
-            Step::Send(Req::get("/").text("1")),
-            Step::Send(Req::get("/").text("2").conn(2, false)),
-            Step::Send(Req::post("/", "data").fails(Error::is_closed_before_response)),
-        ])
-        .want(Want {
-            dials: 2,
-            reuses: 2,
-            requests: 4,
-            retries: 1,
-            // The retried connection was closed by the server while idle: that is what it
-            // says. The POST's connection failed mid-exchange.
-            closed: vec![
-                (CloseReason::ServerClosedIdle, 1),
-                (CloseReason::ReadError, 1),
-            ],
             ..Want::default()
         })
         .run();

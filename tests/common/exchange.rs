@@ -389,7 +389,7 @@ impl Script {
             servers: Vec::new(),
             client: Vec::new(),
             want: None,
-            watchdog: Duration::from_secs(30),
+            watchdog: Duration::from_secs(20),
         }
     }
 
