@@ -204,33 +204,3 @@ fn server_closing_an_idle_connection_is_detected_before_reuse() {
         })
         .run();
 }
-
-#[test]
-fn unsolicited_408_on_idle_connection_closes_it_quietly() {
-    Script::new()
-        .server([
-            conn([
-                read(GET),
-                write(ok("1")),
-                // Later, while the connection is idle, the server times it out and says so.
-                Srv::Sync(1),
-                write("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"),
-                Srv::Sync(2),
-            ]),
-            conn([read(GET), write(ok("2"))]),
-        ])
-        .client([
-            Step::Send(Req::get("/").text("1")),
-            Step::Sync(1),
-            Step::Sync(2),
-            Step::Send(Req::get("/").text("2").conn(2, false)),
-        ])
-        .want(Want {
-            dials: 2,
-            requests: 2,
-            idle: 1,
-            closed: vec![(CloseReason::ServerClosedIdle, 1)],
-            ..Want::default()
-        })
-        .run();
-}

@@ -30,6 +30,13 @@
 //! dropped, which closes what is still idle. A watchdog fails a script that does not finish
 //! in time (a request that never comes, a dial that never happens) and says where each side
 //! stood.
+//!
+//! Under wasmtime the server's sockets run Nagle's algorithm (WASI 0.2 has no `TCP_NODELAY`
+//! and wasmtime does not set it): a small write that follows a small response the client has
+//! not acknowledged yet stays in the server's kernel until the client's delayed ACK, 40 ms or
+//! more later. A connection's first response is acknowledged at once, so bytes that a test
+//! sends on an idle connection for the client's non-blocking probe to find are sent only
+//! after a connection's first response; after a later one the probe could miss them.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
