@@ -152,6 +152,7 @@ pub fn conn(steps: impl IntoIterator<Item = Srv>) -> Conn {
 }
 
 /// A client step.
+#[allow(clippy::large_enum_variant)] // test data, made once per step: boxing buys nothing
 pub enum Step {
     /// Send a request and check what comes back.
     Send(Req),
@@ -191,6 +192,8 @@ pub struct Req {
     absent_headers: Vec<String>,
     /// `None`: drop the body unread.
     want_body: Option<Vec<u8>>,
+    /// Read only this much of the body (it must be exactly this), then drop it.
+    prefix: Option<Vec<u8>>,
     trailers: Vec<(String, String)>,
     end_stream: bool,
     conn: Option<(u64, bool)>,
@@ -213,6 +216,7 @@ impl Req {
             want_headers: Vec::new(),
             absent_headers: Vec::new(),
             want_body: Some(Vec::new()),
+            prefix: None,
             trailers: Vec::new(),
             end_stream: false,
             conn: None,
@@ -286,9 +290,17 @@ impl Req {
         self.body_is(text)
     }
 
+    /// Read the first bytes of the body, which must be `prefix`, then drop it.
+    pub fn prefix(mut self, prefix: impl Into<Vec<u8>>) -> Req {
+        self.prefix = Some(prefix.into());
+        self.want_body = None;
+        self
+    }
+
     /// Drop the body without reading it.
     pub fn unread(mut self) -> Req {
         self.want_body = None;
+        self.prefix = None;
         self
     }
 
@@ -800,6 +812,22 @@ async fn send(t: &Transport, req: Req, servers: &[Server], here: &str) {
         }
     }
     let Some(want) = req.want_body else {
+        if let Some(prefix) = &req.prefix {
+            let mut got = vec![0; prefix.len()];
+            let mut n = 0;
+            while n < got.len() {
+                match futures_lite::AsyncReadExt::read(resp.body_mut(), &mut got[n..]).await {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => panic!("{here} ({at}): body read failed: {e}"),
+                }
+            }
+            assert!(
+                *prefix == got[..n],
+                "{here} ({at}): the body starts differently{}",
+                diff(prefix, &got[..n])
+            );
+        }
         drop(resp);
         if let Some(n) = req.idle {
             assert_eq!(
