@@ -66,6 +66,13 @@ fn signed_content_length() {
     );
 }
 
+fn head_too_large_for_1024(e: &Error) -> bool {
+    matches!(
+        e.protocol_error(),
+        Some(ProtocolError::HeadTooLarge { limit: 1024 })
+    )
+}
+
 #[test]
 fn head_too_large() {
     let mut raw = b"HTTP/1.1 200 OK\r\n".to_vec();
@@ -75,12 +82,7 @@ fn head_too_large() {
     raw.extend_from_slice(b"\r\n");
     answered_by(
         raw,
-        Req::get("/").fails(|e| {
-            matches!(
-                e.protocol_error(),
-                Some(ProtocolError::HeadTooLarge { limit: 1024 })
-            )
-        }),
+        Req::get("/").fails(head_too_large_for_1024),
         CloseReason::ProtocolError,
     );
 }
@@ -281,12 +283,7 @@ fn endless_interim_responses_hit_the_head_limit() {
     raw.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
     answered_by(
         raw,
-        Req::get("/").fails(|e| {
-            matches!(
-                e.protocol_error(),
-                Some(ProtocolError::HeadTooLarge { limit: 1024 })
-            )
-        }),
+        Req::get("/").fails(head_too_large_for_1024),
         CloseReason::ProtocolError,
     );
 }

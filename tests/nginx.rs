@@ -26,6 +26,19 @@ fn nginx(test: &str) -> Option<String> {
     }
 }
 
+/// The exact accounting after `requests` sequential requests on one kept-alive connection.
+#[track_caller]
+fn one_connection(t: &Transport, requests: u64) {
+    let want = Want {
+        dials: 1,
+        reuses: requests - 1,
+        requests,
+        idle: 1,
+        ..Want::default()
+    };
+    assert_stats(t, &want, "after the requests");
+}
+
 /// 100 sequential requests use exactly one TCP connection: nginx reports its connection
 /// serial number (`$connection`) in a response header, and it never changes.
 #[test]
@@ -47,14 +60,7 @@ fn hundred_requests_one_connection() {
             assert_eq!(resp.body_mut().text().await.unwrap(), "hello from nginx\n");
         }
     });
-    let want = Want {
-        dials: 1,
-        reuses: 99,
-        requests: 100,
-        idle: 1,
-        ..Want::default()
-    };
-    assert_stats(&t, &want, "after the requests");
+    one_connection(&t, 100);
 }
 
 /// Part of the host-call budget of a pooled request in wasm: exactly one `wasi:io/poll.poll`
@@ -82,14 +88,7 @@ fn a_pooled_request_costs_one_poll() {
         roundtrip::net::poll_calls() - before
     });
     assert_eq!(polls, 50);
-    let want = Want {
-        dials: 1,
-        reuses: 50,
-        requests: 51,
-        idle: 1,
-        ..Want::default()
-    };
-    assert_stats(&t, &want, "after the requests");
+    one_connection(&t, 51);
 }
 
 #[test]
@@ -114,14 +113,7 @@ fn head_404_and_large_file() {
         let body = resp.body_mut().bytes().await.unwrap();
         assert_eq!(body.len(), 1 << 20);
     });
-    let want = Want {
-        dials: 1,
-        reuses: 2,
-        requests: 3,
-        idle: 1,
-        ..Want::default()
-    };
-    assert_stats(&t, &want, "after the requests");
+    one_connection(&t, 3);
 }
 
 /// gzip makes nginx stream a chunked response.
@@ -144,14 +136,7 @@ fn chunked_response_from_nginx() {
             assert_eq!(&body[..2], &[0x1f, 0x8b], "gzip magic");
         }
     });
-    let want = Want {
-        dials: 1,
-        reuses: 2,
-        requests: 3,
-        idle: 1,
-        ..Want::default()
-    };
-    assert_stats(&t, &want, "after the requests");
+    one_connection(&t, 3);
 }
 
 /// Sized and chunked request bodies; nginx answers with the length it saw.
@@ -176,12 +161,5 @@ fn request_bodies_to_nginx() {
         assert_eq!(resp.status(), 200);
         resp.body_mut().bytes().await.unwrap();
     });
-    let want = Want {
-        dials: 1,
-        reuses: 1,
-        requests: 2,
-        idle: 1,
-        ..Want::default()
-    };
-    assert_stats(&t, &want, "after the requests");
+    one_connection(&t, 2);
 }

@@ -140,42 +140,18 @@ fn max_idle_total_evicts_the_oldest_idle_connection_of_any_host() {
 /// nobody asked for, and garbage.
 #[test]
 fn unsolicited_bytes_on_an_idle_connection_close_it() {
-    Script::new()
-        .server([
-            conn([
-                read(GET),
-                write(ok("1")),
-                Srv::Sync(1),
-                write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
-                Srv::Sync(2),
-            ]),
-            conn([
-                read(GET),
-                write(ok("2")),
-                Srv::Sync(3),
-                write("not even http\r\n"),
-                Srv::Sync(4),
-            ]),
-            conn([read(GET), write(ok("3"))]),
-        ])
-        .client([
-            Step::Send(Req::get("/").text("1")),
-            // The response was read and the connection pooled; then the server sends.
-            Step::Sync(1),
-            Step::Sync(2),
-            Step::Send(Req::get("/").text("2").conn(2, false)),
-            Step::Sync(3),
-            Step::Sync(4),
-            Step::Send(Req::get("/").text("3").conn(3, false)),
-        ])
-        .want(Want {
-            dials: 3,
-            requests: 3,
-            idle: 1,
-            closed: vec![(CloseReason::UnsolicitedResponse, 2)],
-            ..Want::default()
-        })
-        .run();
+    while_idle([
+        vec![write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")],
+        vec![write("not even http\r\n")],
+    ])
+    .want(Want {
+        dials: 3,
+        requests: 3,
+        idle: 1,
+        closed: vec![(CloseReason::UnsolicitedResponse, 2)],
+        ..Want::default()
+    })
+    .run();
 }
 
 /// The transport warns about unsolicited bytes once: here each of two such connections is
@@ -271,30 +247,13 @@ fn unsolicited_bytes_are_logged_once_per_transport() {
 fn unsolicited_bytes_on_the_only_idle_connection_are_logged() {
     capture_logs();
     let script = || {
-        Script::new()
-            .server([
-                conn([
-                    read(GET),
-                    write(ok("1")),
-                    Srv::Sync(1),
-                    write("HTTP/1.1 204 No Content\r\n\r\n"),
-                    Srv::Sync(2),
-                ]),
-                conn([read(GET), write(ok("2"))]),
-            ])
-            .client([
-                Step::Send(Req::get("/").text("1")),
-                Step::Sync(1),
-                Step::Sync(2),
-                Step::Send(Req::get("/").text("2").conn(2, false)),
-            ])
-            .want(Want {
-                dials: 2,
-                requests: 2,
-                idle: 1,
-                closed: vec![(CloseReason::UnsolicitedResponse, 1)],
-                ..Want::default()
-            })
+        while_idle([vec![write("HTTP/1.1 204 No Content\r\n\r\n")]]).want(Want {
+            dials: 2,
+            requests: 2,
+            idle: 1,
+            closed: vec![(CloseReason::UnsolicitedResponse, 1)],
+            ..Want::default()
+        })
     };
     script().run();
     let logged = warnings();
@@ -315,32 +274,18 @@ fn unsolicited_bytes_on_the_only_idle_connection_are_logged() {
 #[test]
 fn unsolicited_408_on_idle_connection_closes_it_quietly() {
     capture_logs();
-    Script::new()
-        .server([
-            conn([
-                read(GET),
-                write(ok("1")),
-                // Later, while the connection is idle, the server times it out and says so.
-                Srv::Sync(1),
-                write("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"),
-                Srv::Sync(2),
-            ]),
-            conn([read(GET), write(ok("2"))]),
-        ])
-        .client([
-            Step::Send(Req::get("/").text("1")),
-            Step::Sync(1),
-            Step::Sync(2),
-            Step::Send(Req::get("/").text("2").conn(2, false)),
-        ])
-        .want(Want {
-            dials: 2,
-            requests: 2,
-            idle: 1,
-            closed: vec![(CloseReason::ServerClosedIdle, 1)],
-            ..Want::default()
-        })
-        .run();
+    // The server times the connection out and says so.
+    while_idle([vec![write(
+        "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+    )]])
+    .want(Want {
+        dials: 2,
+        requests: 2,
+        idle: 1,
+        closed: vec![(CloseReason::ServerClosedIdle, 1)],
+        ..Want::default()
+    })
+    .run();
     let logged = warnings();
     assert!(
         logged.is_empty(),

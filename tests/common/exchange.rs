@@ -50,7 +50,7 @@ use std::time::Duration;
 use futures_lite::future;
 use roundtrip::{Body, CloseReason, Error, PoolStats, Transport, TransportBuilder};
 
-use super::{join, Server};
+use super::{join, RawRequest, Server};
 
 /// `GET /` as the transport writes it.
 pub const GET: &str = "GET / HTTP/1.1\r\nhost: {host}\r\n\r\n";
@@ -64,25 +64,41 @@ pub fn ok(body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A script of requests to `/`, each on a new connection because of something the server did
+/// while the previous one sat idle in the pool: connection `i` serves response `i`, then,
+/// once the client has read it, the server does `events[i - 1]` on it (closes it, sends
+/// bytes) and the client's next request must see that and dial connection `i + 1`. The last
+/// connection serves the last request and stays idle. Add the transport and `want`.
+pub fn while_idle(events: impl IntoIterator<Item = Vec<Srv>>) -> Script {
+    let (mut conns, mut steps) = (Vec::new(), Vec::new());
+    for (i, event) in (1..).zip(events) {
+        let mut script = vec![read(GET), write(ok(&i.to_string())), Srv::Sync(2 * i - 1)];
+        script.extend(event);
+        script.push(Srv::Sync(2 * i));
+        conns.push(conn(script));
+        steps.extend([
+            Step::Send(Req::get("/").text(&i.to_string()).conn(u64::from(i), false)),
+            Step::Sync(2 * i - 1),
+            Step::Sync(2 * i),
+        ]);
+    }
+    let last = u32::try_from(conns.len()).unwrap() + 1;
+    conns.push(conn([read(GET), write(ok(&last.to_string()))]));
+    steps.push(Step::Send(
+        Req::get("/")
+            .text(&last.to_string())
+            .conn(u64::from(last), false),
+    ));
+    Script::new().server(conns).client(steps)
+}
+
 /// One server-side step on a connection.
 pub enum Srv {
-    /// Read one request: its head must be exactly `head`, and its body as it came over the
-    /// wire exactly `body` (see [`read`]).
+    /// Read one request (or only its head) whose head is exactly `head`: see [`read`],
+    /// [`read_decoded`], [`read_head`].
     Read {
         head: String,
-        body: Vec<u8>,
-        at: &'static Location<'static>,
-    },
-    /// Read one request: exact head; the body, chunked or sized, decoded (see
-    /// [`read_decoded`]).
-    ReadDecoded {
-        head: String,
-        body: Vec<u8>,
-        at: &'static Location<'static>,
-    },
-    /// Read a request head only, exactly; leave the body unread.
-    ReadHead {
-        head: String,
+        body: BodyWant,
         at: &'static Location<'static>,
     },
     /// Write these bytes (one `write_all`).
@@ -101,6 +117,16 @@ pub enum Srv {
     Drain,
 }
 
+/// What a [`Srv::Read`] wants of the request body.
+pub enum BodyWant {
+    /// Exactly these bytes as they came over the wire (chunked framing included).
+    Raw(Vec<u8>),
+    /// Exactly these bytes once decoded (chunked or sized).
+    Decoded(Vec<u8>),
+    /// Nothing: the body, if any, is left unread.
+    Unread,
+}
+
 /// Reads one request that must be exactly `raw`: head, then the body bytes as sent (chunked
 /// framing included).
 #[track_caller]
@@ -113,7 +139,7 @@ pub fn read(raw: impl AsRef<[u8]>) -> Srv {
         + 4;
     Srv::Read {
         head: String::from_utf8(raw[..end].to_vec()).expect("a request head is text"),
-        body: raw[end..].to_vec(),
+        body: BodyWant::Raw(raw[end..].to_vec()),
         at: Location::caller(),
     }
 }
@@ -122,9 +148,9 @@ pub fn read(raw: impl AsRef<[u8]>) -> Srv {
 /// chunked body whose chunk sizes are the transport's business).
 #[track_caller]
 pub fn read_decoded(head: &str, body: impl Into<Vec<u8>>) -> Srv {
-    Srv::ReadDecoded {
+    Srv::Read {
         head: head.to_string(),
-        body: body.into(),
+        body: BodyWant::Decoded(body.into()),
         at: Location::caller(),
     }
 }
@@ -132,8 +158,9 @@ pub fn read_decoded(head: &str, body: impl Into<Vec<u8>>) -> Srv {
 /// Reads a request head that is exactly `head`; the body stays unread.
 #[track_caller]
 pub fn read_head(head: &str) -> Srv {
-    Srv::ReadHead {
+    Srv::Read {
         head: head.to_string(),
+        body: BodyWant::Unread,
         at: Location::caller(),
     }
 }
@@ -597,65 +624,47 @@ async fn serve(server: &Server, s: usize, k: usize, host: &str, script: Conn, sh
         match step {
             Srv::Read { head, body, at } => {
                 let head = sub(&head);
-                shared.server_note(
-                    &who,
-                    format!("{here}: reading `{}` ({at})", show(head.as_bytes())),
-                );
-                let Some(req) = peer.read_request().await else {
-                    panic!("server {who} {here} ({at}): the client closed the connection instead of sending `{}`", show(head.as_bytes()));
+                let here = format!("server {who} {here} ({at})");
+                shared.server_note(&who, format!("{here}: reading `{}`", show(head.as_bytes())));
+                let closed = || -> ! {
+                    panic!(
+                        "{here}: the client closed the connection instead of sending `{}`",
+                        show(head.as_bytes())
+                    )
                 };
-                let want = [head.as_bytes(), &body].concat();
-                let got = [req.head.as_bytes(), &req.raw_body].concat();
-                assert!(
-                    want == got,
-                    "server {who} {here} ({at}): request differs{}",
-                    diff(&want, &got)
-                );
-            }
-            Srv::ReadDecoded { head, body, at } => {
-                let head = sub(&head);
-                shared.server_note(
-                    &who,
-                    format!("{here}: reading `{}` ({at})", show(head.as_bytes())),
-                );
-                let Some(req) = peer.read_request().await else {
-                    panic!("server {who} {here} ({at}): the client closed the connection instead of sending `{}`", show(head.as_bytes()));
+                let req = match body {
+                    BodyWant::Unread => RawRequest {
+                        head: peer.read_head().await.unwrap_or_else(|| closed()),
+                        raw_body: Vec::new(),
+                        body: Vec::new(),
+                    },
+                    _ => peer.read_request().await.unwrap_or_else(|| closed()),
                 };
-                assert!(
-                    head == req.head,
-                    "server {who} {here} ({at}): request head differs{}",
-                    diff(head.as_bytes(), req.head.as_bytes())
-                );
-                assert!(
-                    body == req.body,
-                    "server {who} {here} ({at}): decoded request body differs{}",
-                    diff(&body, &req.body)
-                );
-                if req.header("transfer-encoding").is_some() {
-                    // The transport ends a chunked body with a bare last chunk: no extension,
-                    // no trailers.
-                    let end = &req.raw_body[req.raw_body.len().saturating_sub(7)..];
+                let (want, got) = match &body {
+                    BodyWant::Raw(body) => (
+                        [head.as_bytes(), body].concat(),
+                        [req.head.as_bytes(), &req.raw_body].concat(),
+                    ),
+                    _ => (head.clone().into_bytes(), req.head.clone().into_bytes()),
+                };
+                assert!(want == got, "{here}: request differs{}", diff(&want, &got));
+                if let BodyWant::Decoded(body) = &body {
                     assert!(
-                        end.ends_with(b"\r\n0\r\n\r\n") || req.raw_body == b"0\r\n\r\n",
-                        "server {who} {here} ({at}): the chunked body ends in `{}`",
-                        show(end)
+                        *body == req.body,
+                        "{here}: decoded request body differs{}",
+                        diff(body, &req.body)
                     );
+                    if req.header("transfer-encoding").is_some() {
+                        // The transport ends a chunked body with a bare last chunk: no
+                        // extension, no trailers.
+                        let end = &req.raw_body[req.raw_body.len().saturating_sub(7)..];
+                        assert!(
+                            end.ends_with(b"\r\n0\r\n\r\n") || req.raw_body == b"0\r\n\r\n",
+                            "{here}: the chunked body ends in `{}`",
+                            show(end)
+                        );
+                    }
                 }
-            }
-            Srv::ReadHead { head, at } => {
-                let head = sub(&head);
-                shared.server_note(
-                    &who,
-                    format!("{here}: reading head `{}` ({at})", show(head.as_bytes())),
-                );
-                let Some(got) = peer.read_head().await else {
-                    panic!("server {who} {here} ({at}): the client closed the connection instead of sending `{}`", show(head.as_bytes()));
-                };
-                assert!(
-                    head == got,
-                    "server {who} {here} ({at}): request head differs{}",
-                    diff(head.as_bytes(), got.as_bytes())
-                );
             }
             Srv::Write(bytes) => {
                 shared.server_note(&who, format!("{here}: writing `{}`", show(&bytes)));
