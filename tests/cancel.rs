@@ -59,8 +59,17 @@ fn dropping_the_round_trip_future_at_every_poll_closes_the_connection() {
         );
         let s = balanced(&t);
         if completed {
-            assert_eq!(s.dials, 1, "{s}");
-            assert_eq!(s.closed(CloseReason::CloseIdleConnections), 1, "{s}");
+            let want = Want {
+                dials: 1,
+                requests: 1,
+                closed: vec![(CloseReason::CloseIdleConnections, 1)],
+                ..Want::default()
+            };
+            assert_stats(
+                &t,
+                &want,
+                &format!("when the round trip completed at poll {k}"),
+            );
             break;
         }
         assert_eq!(s.in_use, 0, "step {k}: {s}");
@@ -222,6 +231,13 @@ fn waiting_for_a_slow_server_costs_no_polls() {
             t.close_idle_connections();
         },
     );
+    let want = Want {
+        dials: 1,
+        requests: 1,
+        closed: vec![(CloseReason::CloseIdleConnections, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the slow response");
     let (start, end) = window.get();
     assert!(start > 0);
     assert_eq!(
@@ -272,5 +288,11 @@ fn body_read_after_a_failed_read_is_canceled() {
             assert!(matches!(again, roundtrip::Error::Canceled), "{again}");
         },
     );
-    assert_eq!(balanced(&t).closed(CloseReason::ProtocolError), 1);
+    let want = Want {
+        dials: 1,
+        requests: 1,
+        closed: vec![(CloseReason::ProtocolError, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the failed body");
 }

@@ -159,8 +159,7 @@ fn invalid_requests_fail_before_anything_is_dialed() {
             }
         }
     });
-    let s = t.stats();
-    assert_eq!((s.dials, s.dial_errors, s.requests), (0, 0, 0));
+    assert_stats(&t, &Want::default(), "after the invalid requests");
 }
 
 #[test]
@@ -328,7 +327,13 @@ fn payload_before_a_framing_error_is_delivered_first() {
             );
         },
     );
-    assert_eq!(balanced(&t).closed(CloseReason::ProtocolError), 1);
+    let want = Want {
+        dials: 1,
+        requests: 1,
+        closed: vec![(CloseReason::ProtocolError, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the framing error");
 }
 
 #[test]

@@ -148,9 +148,14 @@ fn per_host_idle_limit_closes_the_extra() {
             let mut got = [x.1, y.1];
             got.sort();
             assert_eq!(got, ["a", "b"]);
-            let s = balanced(&t);
-            assert_eq!((s.dials, s.idle), (2, 1));
-            assert_eq!(s.closed(CloseReason::TooManyIdleForHost), 1);
+            let want = Want {
+                dials: 2,
+                requests: 2,
+                idle: 1,
+                closed: vec![(CloseReason::TooManyIdleForHost, 1)],
+                ..Want::default()
+            };
+            assert_stats(&t, &want, "after both responses");
             t.close_idle_connections();
         },
     );
