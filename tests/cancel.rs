@@ -9,7 +9,6 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use common::*;
-use futures_lite::AsyncReadExt;
 use roundtrip::{CloseReason, Transport};
 
 /// Drops the round-trip future after it has been polled `k` times, for every `k` until it
@@ -60,8 +59,17 @@ fn dropping_the_round_trip_future_at_every_poll_closes_the_connection() {
         );
         let s = balanced(&t);
         if completed {
-            assert_eq!(s.dials, 1, "{s}");
-            assert_eq!(s.closed(CloseReason::CloseIdleConnections), 1, "{s}");
+            let want = Want {
+                dials: 1,
+                requests: 1,
+                closed: vec![(CloseReason::CloseIdleConnections, 1)],
+                ..Want::default()
+            };
+            assert_stats(
+                &t,
+                &want,
+                &format!("when the round trip completed at poll {k}"),
+            );
             break;
         }
         assert_eq!(s.in_use, 0, "step {k}: {s}");
@@ -141,73 +149,54 @@ fn dropping_the_body_at_every_poll_pools_or_closes_cleanly() {
 
 #[test]
 fn dropping_a_body_early_closes_unless_it_is_fully_buffered() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    let dropped = Signal::new();
-    run(
-        async {
+    Script::new()
+        .server([conn([
             // 1: a body whose rest is already buffered when dropped: pooled.
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.respond("small and complete").await;
+            read(GET),
+            write(ok("small and complete")),
             // 2: same connection, a body that is still streaming when dropped: closed.
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\npartial")
-                .await;
-            dropped.wait().await;
-            peer.until_eof().await;
-        },
-        async {
-            let resp = t.round_trip(get(&url)).await.unwrap();
-            drop(resp);
-            let s = balanced(&t);
-            assert_eq!((s.idle, s.closed_total()), (1, 0), "{s}");
-
-            let mut resp = t.round_trip(get(&url)).await.unwrap();
-            let mut buf = [0u8; 4];
-            let n = resp.body_mut().read(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], b"part");
-            drop(resp);
-            dropped.fire();
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!(s.closed(CloseReason::CallerGone), 1);
-    assert_eq!((s.dials, s.reuses), (1, 1));
+            read(GET),
+            write("HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\npartial"),
+        ])])
+        .client([
+            Step::Send(Req::get("/").unread().idle(1)),
+            Step::Stats(Want {
+                dials: 1,
+                requests: 1,
+                idle: 1,
+                ..Want::default()
+            }),
+            Step::Send(Req::get("/").prefix("part").conn(1, true).idle(0)),
+        ])
+        .want(Want {
+            dials: 1,
+            reuses: 1,
+            requests: 2,
+            closed: vec![(CloseReason::CallerGone, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 /// A body dropped early whose buffered rest turns out to be malformed: the connection closes
 /// as the server's fault (`ProtocolError`), not as `CallerGone`.
 #[test]
 fn dropping_a_body_whose_buffered_rest_is_malformed_records_a_protocol_error() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    let dropped = Signal::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
+    Script::new()
+        .server([conn([
+            read(GET),
             // One write, so the whole response is buffered together: a good chunk, then a
             // chunk size that is not hex.
-            peer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\nzz\r\n")
-                .await;
-            dropped.wait().await;
-            peer.until_eof().await;
-        },
-        async {
-            let mut resp = t.round_trip(get(&url)).await.unwrap();
-            let mut buf = [0u8; 2];
-            let n = resp.body_mut().read(&mut buf).await.unwrap();
-            assert_eq!(&buf[..n], b"ab");
-            drop(resp);
-            dropped.fire();
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!(s.closed(CloseReason::ProtocolError), 1, "{s}");
-    assert_eq!(s.closed_total(), 1, "{s}");
+            write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\nzz\r\n"),
+        ])])
+        .client([Step::Send(Req::get("/").prefix("ab"))])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(CloseReason::ProtocolError, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 /// While the server is thinking, the client's future is not polled at all: an idle wait
@@ -242,6 +231,13 @@ fn waiting_for_a_slow_server_costs_no_polls() {
             t.close_idle_connections();
         },
     );
+    let want = Want {
+        dials: 1,
+        requests: 1,
+        closed: vec![(CloseReason::CloseIdleConnections, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the slow response");
     let (start, end) = window.get();
     assert!(start > 0);
     assert_eq!(
@@ -253,25 +249,23 @@ fn waiting_for_a_slow_server_costs_no_polls() {
 
 #[test]
 fn response_header_timeout_closes_and_says_timeout() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::builder()
-        .response_header_timeout(Some(std::time::Duration::from_millis(50)))
-        .build();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            // Never answers; sees the client close.
-            peer.until_eof().await;
-        },
-        async {
-            let err = t.round_trip(get(&url)).await.unwrap_err();
-            assert!(err.is_timeout(), "{err}");
-            assert_eq!(err.phase(), roundtrip::Phase::ReadHead);
-        },
-    );
-    assert_eq!(balanced(&t).closed(CloseReason::Timeout), 1);
+    Script::new()
+        .transport(
+            Transport::builder()
+                .response_header_timeout(Some(std::time::Duration::from_millis(50))),
+        )
+        // The server never answers; it sees the client close.
+        .server([conn([read(GET)])])
+        .client([Step::Send(Req::get("/").fails(|e| {
+            e.is_timeout() && e.phase() == roundtrip::Phase::ReadHead
+        }))])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(CloseReason::Timeout, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
@@ -297,14 +291,11 @@ fn body_read_after_a_failed_read_is_canceled() {
             );
         },
     );
-    assert_eq!(balanced(&t).closed(CloseReason::ProtocolError), 1);
-}
-
-#[test]
-fn poll_once_helper_sanity() {
-    // The drop-at-every-step test relies on poll_once leaving the future usable.
-    roundtrip::net::block_on(async {
-        let mut f = Box::pin(async { 5 });
-        assert_eq!(poll_once(&mut f).await, Poll::Ready(5));
-    });
+    let want = Want {
+        dials: 1,
+        requests: 1,
+        closed: vec![(CloseReason::ProtocolError, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the failed body");
 }

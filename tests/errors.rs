@@ -7,65 +7,70 @@ use common::*;
 use roundtrip::codec::error::{ProtocolError, RequestError};
 use roundtrip::{Body, CloseReason, Error, Phase, Transport};
 
-/// Serves one raw response to one request and returns the client's error.
-fn error_for(raw: &'static [u8]) -> (Error, Transport) {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::builder().max_response_head_bytes(1024).build();
-    let err = run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.write(raw).await;
-            peer.shutdown_write();
-            peer.until_eof().await;
-        },
-        async {
-            match t.round_trip(get(&url)).await {
-                Err(e) => e,
-                Ok(mut resp) => resp.body_mut().bytes().await.expect_err("body should fail"),
-            }
-        },
-    );
-    balanced(&t);
-    (err, t)
+/// One GET, answered by `raw` and a half-close, under a 1 KiB head limit: `req` says which
+/// call fails and how; the connection is closed as `closed`.
+#[track_caller]
+fn answered_by(raw: impl AsRef<[u8]>, req: Req, closed: CloseReason) {
+    Script::new()
+        .transport(Transport::builder().max_response_head_bytes(1024))
+        .server([conn([read(GET), write(raw), Srv::ShutdownWrite])])
+        .client([Step::Send(req)])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(closed, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn malformed_status_line() {
-    let (err, t) = error_for(b"HTTP/1.1 OK 200\r\n\r\n");
-    assert!(err.is_protocol(), "{err}");
-    assert_eq!(err.phase(), Phase::ReadHead); // a protocol error says where it was
-    assert!(
-        err.to_string().contains("HTTP/1.1 OK"),
-        "quotes the bytes: {err}"
+    answered_by(
+        "HTTP/1.1 OK 200\r\n\r\n",
+        Req::get("/").fails(|e| {
+            e.is_protocol()
+                && e.phase() == Phase::ReadHead // a protocol error says where it was
+                // It quotes the bytes.
+                && e.to_string().contains("HTTP/1.1 OK")
+        }),
+        CloseReason::ProtocolError,
     );
-    assert_eq!(t.stats().closed(CloseReason::ProtocolError), 1);
 }
 
 #[test]
 fn conflicting_content_lengths() {
-    let (err, _) =
-        error_for(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd");
-    assert!(
-        matches!(
-            err.protocol_error(),
-            Some(ProtocolError::ConflictingContentLength)
-        ),
-        "{err}"
+    answered_by(
+        "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+        Req::get("/").fails(|e| {
+            matches!(
+                e.protocol_error(),
+                Some(ProtocolError::ConflictingContentLength)
+            )
+        }),
+        CloseReason::ProtocolError,
     );
 }
 
 #[test]
 fn signed_content_length() {
-    let (err, _) = error_for(b"HTTP/1.1 200 OK\r\ncontent-length: +3\r\n\r\nabc");
-    assert!(
-        matches!(
-            err.protocol_error(),
-            Some(ProtocolError::InvalidContentLength { .. })
-        ),
-        "{err}"
+    answered_by(
+        "HTTP/1.1 200 OK\r\ncontent-length: +3\r\n\r\nabc",
+        Req::get("/").fails(|e| {
+            matches!(
+                e.protocol_error(),
+                Some(ProtocolError::InvalidContentLength { .. })
+            )
+        }),
+        CloseReason::ProtocolError,
     );
+}
+
+fn head_too_large_for_1024(e: &Error) -> bool {
+    matches!(
+        e.protocol_error(),
+        Some(ProtocolError::HeadTooLarge { limit: 1024 })
+    )
 }
 
 #[test]
@@ -75,46 +80,49 @@ fn head_too_large() {
         raw.extend_from_slice(format!("x-filler-{i}: 0123456789\r\n").as_bytes());
     }
     raw.extend_from_slice(b"\r\n");
-    let (err, _) = error_for(Box::leak(raw.into_boxed_slice()));
-    assert!(
-        matches!(
-            err.protocol_error(),
-            Some(ProtocolError::HeadTooLarge { limit: 1024 })
-        ),
-        "{err}"
+    answered_by(
+        raw,
+        Req::get("/").fails(head_too_large_for_1024),
+        CloseReason::ProtocolError,
     );
 }
 
+/// A framing error that came with the head is reported by the first body read.
 #[test]
 fn bad_chunk_size() {
-    let (err, _) = error_for(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n");
-    assert!(
-        matches!(
-            err.protocol_error(),
-            Some(ProtocolError::InvalidChunkSize { .. })
-        ),
-        "{err}"
+    answered_by(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+        Req::get("/").body_fails(|e| {
+            matches!(
+                e.protocol_error(),
+                Some(ProtocolError::InvalidChunkSize { .. })
+            )
+        }),
+        CloseReason::ProtocolError,
     );
 }
 
 #[test]
 fn truncated_body() {
-    let (err, t) = error_for(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc");
-    assert!(
-        matches!(
-            err.protocol_error(),
-            Some(ProtocolError::IncompleteBody { received: 3, .. })
-        ),
-        "{err}"
+    answered_by(
+        "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+        Req::get("/").body_fails(|e| {
+            matches!(
+                e.protocol_error(),
+                Some(ProtocolError::IncompleteBody { received: 3, .. })
+            )
+        }),
+        CloseReason::ProtocolError,
     );
-    assert_eq!(t.stats().closed(CloseReason::ProtocolError), 1);
 }
 
 #[test]
 fn closed_before_response() {
-    let (err, _) = error_for(b"");
-    assert!(err.is_closed_before_response(), "{err}");
-    assert_eq!(err.phase(), Phase::ReadHead);
+    answered_by(
+        "",
+        Req::get("/").fails(|e| e.is_closed_before_response() && e.phase() == Phase::ReadHead),
+        CloseReason::ReadError,
+    );
 }
 
 /// Which request error a case expects.
@@ -124,7 +132,6 @@ type Expect = fn(&RequestError) -> bool;
 fn invalid_requests_fail_before_anything_is_dialed() {
     let t = Transport::new();
     roundtrip::net::block_on(async {
-        assert!(http::HeaderValue::from_bytes(b"a\r\nx-evil: 1").is_err());
         let cases: Vec<(http::Request<Body>, Expect)> = vec![
             (get("https://127.0.0.1:1/"), |e| {
                 matches!(e, RequestError::UnsupportedScheme(_))
@@ -135,8 +142,9 @@ fn invalid_requests_fail_before_anything_is_dialed() {
             (
                 {
                     let mut r = get("http://127.0.0.1:1/");
-                    // http's HeaderValue refuses CR LF (the codec re-checks anyway, see its unit
-                    // tests); a Host with a space and a path is legal for HeaderValue, not HTTP.
+                    // A header with CR LF cannot be made here: http's HeaderValue refuses it
+                    // (the codec re-checks anyway, see its unit tests). A Host with a space and
+                    // a path is legal for HeaderValue, not for HTTP.
                     r.headers_mut()
                         .insert("host", http::HeaderValue::from_static("a b/c"));
                     r
@@ -151,8 +159,7 @@ fn invalid_requests_fail_before_anything_is_dialed() {
             }
         }
     });
-    let s = t.stats();
-    assert_eq!((s.dials, s.dial_errors, s.requests), (0, 0, 0));
+    assert_stats(&t, &Want::default(), "after the invalid requests");
 }
 
 #[test]
@@ -164,23 +171,119 @@ fn connection_refused_is_a_connect_error() {
     };
     let t = Transport::new();
     let err = roundtrip::net::block_on(t.round_trip(get(&format!("http://{addr}/")))).unwrap_err();
-    assert!(err.is_connect(), "{err}");
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    assert!(err.is_connect() && !err.is_timeout(), "{err}");
     assert_eq!(err.phase(), Phase::Connect);
-    assert_eq!(t.stats().dial_errors, 1);
+    let want = Want {
+        dial_errors: 1,
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the refused dial");
+}
+
+/// A loopback listener that never accepts, with an accept queue of `backlog`. The socket
+/// closes when the returned guard is dropped. (`roundtrip::net::TcpListener::bind` takes no
+/// backlog, so the socket is made here, with the host's own API.)
+#[cfg(not(target_os = "wasi"))]
+fn backlogged_listener(backlog: u32) -> (impl Sized, std::net::SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&loopback.into()).unwrap();
+    socket.listen(backlog as i32).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    (socket, addr)
+}
+
+/// The same over `wasi:sockets`, whose host (wasmtime) passes the backlog on to `listen(2)`.
+/// The size must be set before the bind: wasmtime accepts it only on a fresh socket.
+#[cfg(target_os = "wasi")]
+fn backlogged_listener(backlog: u32) -> (impl Sized, std::net::SocketAddr) {
+    use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    use wasi::sockets::tcp::TcpSocket;
+    let network = wasi::sockets::instance_network::instance_network();
+    let socket =
+        wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4).unwrap();
+    socket.set_listen_backlog_size(backlog.into()).unwrap();
+    let finish = |step: fn(&TcpSocket) -> Result<(), ErrorCode>| loop {
+        match step(&socket) {
+            Err(ErrorCode::WouldBlock) => socket.subscribe().block(),
+            done => break done.unwrap(),
+        }
+    };
+    let loopback = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+        port: 0,
+        address: (127, 0, 0, 1),
+    });
+    socket.start_bind(&network, loopback).unwrap();
+    finish(TcpSocket::finish_bind);
+    socket.start_listen().unwrap();
+    finish(TcpSocket::finish_listen);
+    let IpSocketAddress::Ipv4(local) = socket.local_address().unwrap() else {
+        unreachable!("bound to an IPv4 address")
+    };
+    let (a, b, c, d) = local.address;
+    let addr = std::net::SocketAddr::from(([a, b, c, d], local.port));
+    (socket, addr)
+}
+
+/// A connect that the listener never completes: its accept queue is full, so the kernel drops
+/// further SYNs (on Linux a queue of backlog `b` holds `b + 1` connections) and the connect
+/// hangs until `connect_timeout`. Everything stays on loopback.
+#[test]
+fn connect_timeout_is_a_timeout_and_a_connect_error() {
+    use std::time::Duration;
+    let (_listener, addr) = backlogged_listener(1);
+    let t = Transport::builder()
+        .connect_timeout(Some(Duration::from_millis(200)))
+        // Should the connect complete after all, fail with a different error instead of hanging.
+        .response_header_timeout(Some(Duration::from_secs(2)))
+        .build();
+    let err = roundtrip::net::block_on(async {
+        // Fill the queue with connections that complete (nobody accepts them).
+        let fill = async {
+            let mut held = Vec::new();
+            for _ in 0..2 {
+                held.push(
+                    roundtrip::net::TcpStream::connect("127.0.0.1", addr.port())
+                        .await
+                        .expect("a connect into the accept queue"),
+                );
+            }
+            held
+        };
+        let held = futures_lite::future::or(fill, async {
+            roundtrip::net::sleep(Duration::from_secs(10)).await;
+            panic!("the accept queue took fewer than 2 connections");
+        })
+        .await;
+        let dial = t.round_trip(get(&format!("http://{addr}/")));
+        let err = futures_lite::future::or(async { dial.await.unwrap_err() }, async {
+            roundtrip::net::sleep(Duration::from_secs(10)).await;
+            panic!("the connect did not time out");
+        })
+        .await;
+        drop(held);
+        err
+    });
+    assert!(matches!(err, Error::ConnectTimeout { .. }), "{err}");
+    assert!(err.is_timeout() && err.is_connect(), "{err}");
+    assert_eq!(err.phase(), Phase::Connect);
+    let want = Want {
+        dial_errors: 1,
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the timed-out dial");
 }
 
 #[test]
 fn endless_interim_responses_hit_the_head_limit() {
-    let interim = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(100);
-    let mut raw = interim;
+    let mut raw = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(100);
     raw.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-    let (err, _) = error_for(Box::leak(raw.into_boxed_slice()));
-    assert!(
-        matches!(
-            err.protocol_error(),
-            Some(ProtocolError::HeadTooLarge { limit: 1024 })
-        ),
-        "{err}"
+    answered_by(
+        raw,
+        Req::get("/").fails(head_too_large_for_1024),
+        CloseReason::ProtocolError,
     );
 }
 
@@ -224,30 +327,30 @@ fn payload_before_a_framing_error_is_delivered_first() {
             );
         },
     );
-    assert_eq!(balanced(&t).closed(CloseReason::ProtocolError), 1);
+    let want = Want {
+        dials: 1,
+        requests: 1,
+        closed: vec![(CloseReason::ProtocolError, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the framing error");
 }
 
 #[test]
 fn an_unlimited_head_size_is_clamped_not_a_panic() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::builder()
-        .max_response_head_bytes(usize::MAX)
-        .build();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            let big = format!(
-                "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\nok",
-                "a".repeat(20_000)
-            );
-            peer.write(big.as_bytes()).await;
-            peer.until_eof().await;
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "ok");
-            t.close_idle_connections();
-        },
+    let big = format!(
+        "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 2\r\n\r\nok",
+        "a".repeat(20_000)
     );
+    Script::new()
+        .transport(Transport::builder().max_response_head_bytes(usize::MAX))
+        .server([conn([read(GET), write(big)])])
+        .client([Step::Send(Req::get("/").text("ok"))])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
 }

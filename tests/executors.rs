@@ -36,8 +36,14 @@ fn exchange() -> (impl Future<Output = ()>, impl Future<Output = Transport>) {
 }
 
 fn check(t: Transport) {
-    let s = balanced(&t);
-    assert_eq!((s.dials, s.reuses), (1, 2));
+    let want = Want {
+        dials: 1,
+        reuses: 2,
+        requests: 3,
+        closed: vec![(roundtrip::CloseReason::CloseIdleConnections, 1)],
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the three requests");
 }
 
 #[test]

@@ -1,263 +1,279 @@
-//! Body framing both ways, bodyless responses, interim responses and trailers, against the
-//! scripted server. Runs unchanged natively and under wasmtime.
+//! Body framing both ways, bodyless responses, interim responses, trailers and responses that
+//! come before the request body was sent, against the scripted server. Runs unchanged natively
+//! and under wasmtime.
 
 mod common;
 
 use common::*;
-use futures_lite::io::Cursor;
-use roundtrip::{Body, CloseReason, Transport};
+use futures_lite::io::{AsyncReadExt, Cursor};
+use http::Method;
+use roundtrip::{Body, CloseReason, Error};
 
 #[test]
 fn chunked_response_with_extensions_and_trailers() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\n\r\n")
-                .await;
-            peer.write(b"5;ext=1\r\nhello\r\n").await;
-            peer.write(b"6\r\n world\r\n0\r\nx-sum: 11\r\n\r\n").await;
-            peer.until_eof().await;
-        },
-        async {
-            let mut resp = t.round_trip(get(&url)).await.unwrap();
-            let body = resp.body_mut();
-            assert!(body.trailers().is_none());
-            assert_eq!(body.text().await.unwrap(), "hello world");
-            assert_eq!(body.trailers().unwrap()["x-sum"], "11");
-            assert_eq!(t.stats().idle, 1);
-            t.close_idle_connections();
-        },
-    );
+    Script::new()
+        .server([conn([
+            read(GET),
+            write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\n\r\n"),
+            write("5;ext=1\r\nhello\r\n"),
+            write("6\r\n world\r\n0\r\nx-sum: 11\r\n\r\n"),
+        ])])
+        .client([Step::Send(
+            Req::get("/")
+                .text("hello world")
+                .trailer("x-sum", "11")
+                .idle(1),
+        )])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn streamed_request_body_of_unknown_length_is_chunked() {
-    let server = Server::bind();
-    let url = server.url("/upload");
-    let host = server.host();
-    let t = Transport::new();
     let payload: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
-    let expected = payload.clone();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            let req = peer.read_request().await.unwrap();
-            assert_eq!(
-                req.head,
-                format!(
-                    "PUT /upload HTTP/1.1\r\nhost: {host}\r\ntransfer-encoding: chunked\r\n\r\n"
-                )
-            );
-            assert_eq!(req.body, expected);
-            assert!(req.raw_body.ends_with(b"\r\n0\r\n\r\n"));
-            peer.respond("stored").await;
-            peer.until_eof().await;
-        },
-        async {
-            let body = Body::from_reader(Cursor::new(payload), None);
-            let req = http::Request::put(&url).body(body).unwrap();
-            let mut resp = t.round_trip(req).await.unwrap();
-            assert_eq!(resp.body_mut().text().await.unwrap(), "stored");
-            assert_eq!(t.stats().idle, 1);
-            t.close_idle_connections();
-        },
-    );
+    let sent = payload.clone();
+    Script::new()
+        .server([conn([
+            read_decoded(
+                "PUT /upload HTTP/1.1\r\nhost: {host}\r\ntransfer-encoding: chunked\r\n\r\n",
+                payload,
+            ),
+            write(ok("stored")),
+        ])])
+        .client([Step::Send(
+            Req::new(Method::PUT, "/upload")
+                .body_with(move || Body::from_reader(Cursor::new(sent.clone()), None))
+                .text("stored")
+                .idle(1),
+        )])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn sized_request_bodies_send_content_length() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
+    let post =
+        |len: usize| format!("POST / HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: {len}\r\n\r\n");
     let big = vec![b'x'; 100_000];
-    let big2 = big.clone();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            let req = peer.read_request().await.unwrap();
-            assert_eq!(req.header("content-length").as_deref(), Some("5"));
-            assert_eq!(req.body, b"hello");
-            peer.respond("1").await;
-            let req = peer.read_request().await.unwrap();
-            assert_eq!(req.header("content-length").as_deref(), Some("100000"));
-            assert_eq!(req.body, big2);
-            peer.respond("2").await;
-            let req = peer.read_request().await.unwrap();
-            assert_eq!(req.header("content-length").as_deref(), Some("3"));
-            assert_eq!(req.body, b"abc");
-            peer.respond("3").await;
-            let req = peer.read_request().await.unwrap();
-            assert_eq!(req.header("content-length").as_deref(), Some("0"));
-            peer.respond("4").await;
-            peer.until_eof().await;
-        },
-        async {
-            let post = |body: Body| http::Request::post(&url).body(body).unwrap();
-            for (body, want) in [
-                (Body::from("hello"), "1"),
-                (Body::from(big), "2"),
-                (
-                    Body::from_reader(Cursor::new(b"abc".to_vec()), Some(3)),
-                    "3",
-                ),
-                (Body::empty(), "4"),
-            ] {
-                let mut resp = t.round_trip(post(body)).await.unwrap();
-                assert_eq!(resp.body_mut().text().await.unwrap(), want);
-            }
-            assert_eq!(balanced(&t).dials, 1);
-            t.close_idle_connections();
-        },
-    );
+    Script::new()
+        .server([conn([
+            read(post(5) + "hello"),
+            write(ok("1")),
+            read([post(100_000).as_bytes(), &big].concat()),
+            write(ok("2")),
+            read(post(3) + "abc"),
+            write(ok("3")),
+            read(post(0)),
+            write(ok("4")),
+        ])])
+        .client([
+            Step::Send(Req::post("/", "hello").text("1")),
+            // Larger than what is copied behind the head: written from the caller's bytes.
+            Step::Send(Req::post("/", big).text("2")),
+            Step::Send(
+                Req::new(Method::POST, "/")
+                    .body_with(|| Body::from_reader(Cursor::new(b"abc".to_vec()), Some(3)))
+                    .text("3"),
+            ),
+            Step::Send(Req::new(Method::POST, "/").text("4")),
+        ])
+        .want(Want {
+            dials: 1,
+            reuses: 3,
+            requests: 4,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn request_body_shorter_than_declared_fails_and_closes() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.until_eof().await;
-        },
-        async {
-            let body = Body::from_reader(Cursor::new(b"abc".to_vec()), Some(10));
-            let req = http::Request::post(&url).body(body).unwrap();
-            let err = t.round_trip(req).await.unwrap_err();
-            assert!(matches!(err, roundtrip::Error::RequestBody { .. }), "{err}");
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!(s.closed(CloseReason::WriteError), 1);
+    Script::new()
+        .server([conn([Srv::Eof(
+            b"POST / HTTP/1.1\r\nhost: {host}\r\ncontent-length: 10\r\n\r\nabc".to_vec(),
+        )])])
+        .client([Step::Send(
+            Req::new(Method::POST, "/")
+                .body_with(|| Body::from_reader(Cursor::new(b"abc".to_vec()), Some(10)))
+                .fails(|e| matches!(e, Error::RequestBody { .. })),
+        )])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(CloseReason::WriteError, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn bodyless_responses_are_pooled_before_they_are_returned() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
+    Script::new()
+        .server([conn([
             // HEAD: Content-Length describes the GET body; nothing follows.
-            peer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 123\r\n\r\n")
-                .await;
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.1 204 No Content\r\n\r\n").await;
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n")
-                .await;
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                .await;
-            peer.until_eof().await;
-        },
-        async {
-            let head = http::Request::head(&url).body(Body::empty()).unwrap();
-            let resp = t.round_trip(head).await.unwrap();
-            assert_eq!(resp.headers()["content-length"], "123");
-            assert!(resp.body().is_end_stream());
-            let info = resp.body().connection().unwrap();
-            assert_eq!((info.id, info.reused), (1, false));
-            assert_eq!(
-                t.stats().idle,
-                1,
-                "pooled before the response was handed over"
-            );
-            for status in [204, 304, 200] {
-                let resp = t.round_trip(get(&url)).await.unwrap();
-                assert_eq!(resp.status(), status);
-                assert!(resp.body().is_end_stream());
-                let info = resp.body().connection().unwrap();
-                assert_eq!((info.id, info.reused), (1, true));
-                assert_eq!(t.stats().idle, 1);
-            }
-            assert_eq!(balanced(&t).dials, 1);
-            t.close_idle_connections();
-        },
-    );
+            read("HEAD / HTTP/1.1\r\nhost: {host}\r\n\r\n"),
+            write("HTTP/1.1 200 OK\r\ncontent-length: 123\r\n\r\n"),
+            read(GET),
+            write("HTTP/1.1 204 No Content\r\n\r\n"),
+            read(GET),
+            write("HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n"),
+            read(GET),
+            write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+        ])])
+        .client([
+            Step::Send(
+                Req::new(Method::HEAD, "/")
+                    .has_header("content-length", "123")
+                    .end_stream()
+                    .conn(1, false)
+                    .idle(1),
+            ),
+            Step::Send(Req::get("/").status(204).end_stream().conn(1, true).idle(1)),
+            Step::Send(Req::get("/").status(304).end_stream().conn(1, true).idle(1)),
+            Step::Send(Req::get("/").status(200).end_stream().conn(1, true).idle(1)),
+        ])
+        .want(Want {
+            dials: 1,
+            reuses: 3,
+            requests: 4,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn interim_100_and_103_are_skipped() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.1 100 Continue\r\n\r\n").await;
-            peer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n")
-                .await;
-            peer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\nx-final: yes\r\n\r\ndone")
-                .await;
-            peer.until_eof().await;
-        },
-        async {
-            let mut resp = t.round_trip(get(&url)).await.unwrap();
-            assert_eq!(resp.status(), 201);
-            assert_eq!(resp.headers()["x-final"], "yes");
-            assert!(!resp.headers().contains_key("link"));
-            assert_eq!(resp.body_mut().text().await.unwrap(), "done");
-            t.close_idle_connections();
-        },
-    );
+    Script::new()
+        .server([conn([
+            read(GET),
+            write("HTTP/1.1 100 Continue\r\n\r\n"),
+            write("HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"),
+            write("HTTP/1.1 201 Created\r\ncontent-length: 4\r\nx-final: yes\r\n\r\ndone"),
+        ])])
+        .client([Step::Send(
+            Req::get("/")
+                .status(201)
+                .has_header("x-final", "yes")
+                .no_header("link")
+                .text("done"),
+        )])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn transfer_encoding_with_content_length_reads_chunked_and_does_not_reuse() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.write(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-            )
-            .await;
-            peer.until_eof().await;
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "abc");
-        },
-    );
-    assert_eq!(balanced(&t).closed(CloseReason::AmbiguousFraming), 1);
+    Script::new()
+        .server([conn([
+            read(GET),
+            write(
+                "HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            ),
+        ])])
+        .client([Step::Send(Req::get("/").text("abc"))])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(CloseReason::AmbiguousFraming, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn large_body_streams_across_many_reads() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
     let n = 3 * 1024 * 1024;
-    run(
-        async {
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.write(format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n").as_bytes())
-                .await;
-            let block = vec![7u8; 64 * 1024];
-            for _ in 0..n / block.len() {
-                peer.write(&block).await;
-            }
-            peer.until_eof().await;
-        },
-        async {
-            let mut resp = t.round_trip(get(&url)).await.unwrap();
-            let body = resp.body_mut().bytes().await.unwrap();
-            assert_eq!(body.len(), n);
-            assert!(body.iter().all(|b| *b == 7));
-            assert_eq!(t.stats().idle, 1);
-            t.close_idle_connections();
-        },
+    let body = vec![7u8; n];
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n");
+    Script::new()
+        .server([conn([read(GET), write(head), write(&body)])])
+        .client([Step::Send(Req::get("/").body_is(body.clone()).idle(1))])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            idle: 1,
+            ..Want::default()
+        })
+        .run();
+}
+
+/// A request body larger than every socket buffer on the way, so the server can answer
+/// before it has all arrived.
+const UPLOAD: u64 = 64 << 20;
+
+/// A 64 MiB POST, streamed, that the server answers with `response` after reading only its
+/// head (Go's and RFC 9112 §9.6's early response); `req` says what the caller gets. Whatever
+/// it does with the response, the connection, whose request was cut short, is closed as
+/// `EarlyResponse`, never pooled.
+#[track_caller]
+fn answered_early(response: &str, req: impl FnOnce(Req) -> Req) {
+    let upload = Req::new(Method::POST, "/upload")
+        .body_with(|| Body::from_reader(futures_lite::io::repeat(b'x').take(UPLOAD), Some(UPLOAD)));
+    let head =
+        format!("POST /upload HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: {UPLOAD}\r\n\r\n");
+    Script::new()
+        .server([conn([
+            read_head(&head),
+            // One write: head and body arrive together.
+            write(response),
+            // The rest of the upload that made it into the socket buffers, then the close.
+            Srv::Drain,
+        ])])
+        .client([Step::Send(req(upload).idle(0))])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(CloseReason::EarlyResponse, 1)],
+            ..Want::default()
+        })
+        .run();
+}
+
+/// The caller reads the early response's body.
+#[test]
+fn an_early_response_is_delivered_and_its_connection_closed() {
+    answered_early("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", |r| {
+        r.text("ok")
+    });
+}
+
+/// An early response without a body, both kinds: an empty `Content-Length` body and a status
+/// that has none (`204`), which take different paths: the connection is closed before the
+/// response is returned.
+#[test]
+fn a_bodyless_early_response_closes_before_it_is_returned() {
+    answered_early(
+        "HTTP/1.1 413 Content Too Large\r\ncontent-length: 0\r\n\r\n",
+        |r| r.status(413).end_stream(),
+    );
+    answered_early("HTTP/1.1 204 No Content\r\n\r\n", |r| {
+        r.status(204).end_stream()
+    });
+}
+
+/// An early response whose body came with its head, dropped unread: the body was complete,
+/// so the close is not the caller's doing (`CallerGone`); the request was not.
+#[test]
+fn an_early_response_dropped_with_its_body_buffered_is_still_early() {
+    answered_early(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        Req::unread,
     );
 }

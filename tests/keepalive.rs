@@ -4,152 +4,129 @@
 mod common;
 
 use common::*;
-use roundtrip::{Body, CloseReason, Transport};
+use roundtrip::{CloseReason, Transport};
 
 #[test]
 fn sequential_requests_share_one_connection() {
-    let server = Server::bind();
-    let host = server.host();
-    let url = server.url("/hello?x=1");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            for i in 0..10 {
-                let req = peer.read_request().await.expect("request");
-                if i == 0 {
-                    assert_eq!(
-                        req.head,
-                        format!("GET /hello?x=1 HTTP/1.1\r\nhost: {host}\r\n\r\n")
-                    );
-                }
-                peer.respond(&format!("reply {i}")).await;
-            }
-            assert!(peer.read_request().await.is_none(), "no 11th request");
-        },
-        async {
-            for i in 0..10 {
-                let mut resp = t.round_trip(get(&url)).await.unwrap();
-                let info = resp.body().connection().unwrap();
-                assert_eq!((info.id, info.reused), (1, i > 0));
-                assert_eq!(resp.status(), 200);
-                assert_eq!(resp.body_mut().text().await.unwrap(), format!("reply {i}"));
-                // Pooled before the final read returned: idle right away.
-                assert_eq!(t.stats().idle, 1);
-            }
-            let s = balanced(&t);
-            assert_eq!((s.dials, s.reuses, s.requests), (1, 9, 10));
-            t.close_idle_connections(); // lets the server see EOF
-        },
-    );
-    assert_eq!(t.stats().closed(CloseReason::CloseIdleConnections), 1);
+    let (mut served, mut client) = (Vec::new(), Vec::new());
+    for i in 0..10 {
+        let reply = format!("reply {i}");
+        served.extend([
+            read("GET /hello?x=1 HTTP/1.1\r\nhost: {host}\r\n\r\n"),
+            write(ok(&reply)),
+        ]);
+        // Pooled before the final read returned: idle right away.
+        let req = Req::get("/hello?x=1").text(&reply).conn(1, i > 0).idle(1);
+        client.push(Step::Send(req));
+    }
+    client.push(Step::Stats(Want {
+        dials: 1,
+        reuses: 9,
+        requests: 10,
+        idle: 1,
+        ..Want::default()
+    }));
+    client.push(Step::CloseIdle);
+    // No 11th request: the connection's script ends with the client closing it, silent.
+    Script::new()
+        .server([conn(served)])
+        .client(client)
+        .want(Want {
+            dials: 1,
+            reuses: 9,
+            requests: 10,
+            closed: vec![(CloseReason::CloseIdleConnections, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn response_connection_close_is_not_reused() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            for _ in 0..2 {
-                let mut peer = server.accept().await;
-                peer.read_request().await.unwrap();
-                peer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
-                assert!(peer.until_eof().await.is_empty());
-            }
-        },
-        async {
-            for _ in 0..2 {
-                assert_eq!(fetch(&t, &url).await.1, "ok");
-            }
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!(s.dials, 2);
-    assert_eq!(s.closed(CloseReason::ResponseClose), 2);
+    let close = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";
+    Script::new()
+        .server([
+            conn([read(GET), write(close)]),
+            conn([read(GET), write(close)]),
+        ])
+        .client([
+            Step::Send(Req::get("/").text("ok").conn(1, false)),
+            Step::Send(Req::get("/").text("ok").conn(2, false)),
+        ])
+        .want(Want {
+            dials: 2,
+            requests: 2,
+            closed: vec![(CloseReason::ResponseClose, 2)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn request_connection_close_is_sent_once_and_not_reused() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            let mut peer = server.accept().await;
-            let req = peer.read_request().await.unwrap();
-            assert_eq!(req.head.matches("onnection").count(), 1, "{}", req.head);
-            peer.respond("ok").await;
-            peer.until_eof().await;
-        },
-        async {
-            let req = http::Request::get(&url)
-                .header("connection", "close")
-                .body(Body::empty())
-                .unwrap();
-            let mut resp = t.round_trip(req).await.unwrap();
-            assert_eq!(resp.body_mut().text().await.unwrap(), "ok");
-        },
-    );
-    assert_eq!(balanced(&t).closed(CloseReason::RequestClose), 1);
+    Script::new()
+        .server([conn([
+            read("GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"),
+            write(ok("ok")),
+        ])])
+        .client([Step::Send(
+            Req::get("/").header("connection", "close").text("ok"),
+        )])
+        .want(Want {
+            dials: 1,
+            requests: 1,
+            closed: vec![(CloseReason::RequestClose, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn disable_keep_alives_adds_connection_close() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::builder().disable_keep_alives(true).build();
-    run(
-        async {
-            for _ in 0..2 {
-                let mut peer = server.accept().await;
-                let req = peer.read_request().await.unwrap();
-                assert_eq!(req.header("connection").as_deref(), Some("close"));
-                peer.respond("ok").await;
-                peer.until_eof().await;
-            }
-        },
-        async {
-            fetch(&t, &url).await;
-            fetch(&t, &url).await;
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!(s.dials, 2);
-    assert_eq!(s.idle, 0);
-    assert_eq!(s.closed(CloseReason::RequestClose), 2);
+    let get_close = "GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n";
+    Script::new()
+        .transport(Transport::builder().disable_keep_alives(true))
+        .server([
+            conn([read(get_close), write(ok("ok"))]),
+            conn([read(get_close), write(ok("ok"))]),
+        ])
+        .client([
+            Step::Send(Req::get("/").text("ok").conn(1, false)),
+            Step::Send(Req::get("/").text("ok").conn(2, false)),
+        ])
+        .want(Want {
+            dials: 2,
+            requests: 2,
+            closed: vec![(CloseReason::RequestClose, 2)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn http10_server_close_delimited_and_keep_alive() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
+    Script::new()
+        .server([conn([
             // 1.0 with keep-alive and a length: reusable.
-            let mut peer = server.accept().await;
-            peer.read_request().await.unwrap();
-            peer.write(
-                b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 3\r\n\r\none",
-            )
-            .await;
+            read(GET),
+            write("HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 3\r\n\r\none"),
             // 1.0 without keep-alive, body delimited by close.
-            peer.read_request().await.unwrap();
-            peer.write(b"HTTP/1.0 200 OK\r\n\r\ntwo, until close").await;
-            peer.shutdown_write();
-            peer.until_eof().await;
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "one");
-            assert_eq!(fetch(&t, &url).await.1, "two, until close");
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!((s.dials, s.reuses), (1, 1));
-    assert_eq!(s.closed(CloseReason::ResponseClose), 1);
+            read(GET),
+            write("HTTP/1.0 200 OK\r\n\r\ntwo, until close"),
+            Srv::ShutdownWrite,
+        ])])
+        .client([
+            Step::Send(Req::get("/").text("one").conn(1, false)),
+            Step::Send(Req::get("/").text("two, until close").conn(1, true)),
+        ])
+        .want(Want {
+            dials: 1,
+            reuses: 1,
+            requests: 2,
+            closed: vec![(CloseReason::ResponseClose, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
@@ -171,9 +148,14 @@ fn per_host_idle_limit_closes_the_extra() {
             let mut got = [x.1, y.1];
             got.sort();
             assert_eq!(got, ["a", "b"]);
-            let s = balanced(&t);
-            assert_eq!((s.dials, s.idle), (2, 1));
-            assert_eq!(s.closed(CloseReason::TooManyIdleForHost), 1);
+            let want = Want {
+                dials: 2,
+                requests: 2,
+                idle: 1,
+                closed: vec![(CloseReason::TooManyIdleForHost, 1)],
+                ..Want::default()
+            };
+            assert_stats(&t, &want, "after both responses");
             t.close_idle_connections();
         },
     );
@@ -181,132 +163,40 @@ fn per_host_idle_limit_closes_the_extra() {
 
 #[test]
 fn idle_timeout_closes_instead_of_reusing() {
-    let server = Server::bind();
-    let url = server.url("/");
     let timeout = std::time::Duration::from_millis(50);
-    let t = Transport::builder().idle_timeout(Some(timeout)).build();
-    run(
-        async {
-            let mut first = server.accept().await;
-            first.read_request().await.unwrap();
-            first.respond("1").await;
-            let mut second = server.accept().await;
-            second.read_request().await.unwrap();
-            second.respond("2").await;
-            first.until_eof().await;
-            second.until_eof().await;
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "1");
+    Script::new()
+        .transport(Transport::builder().idle_timeout(Some(timeout)))
+        .server([
+            conn([read(GET), write(ok("1"))]),
+            conn([read(GET), write(ok("2"))]),
+        ])
+        .client([
+            Step::Send(Req::get("/").text("1")),
             // The timeout itself is what is under test: let it pass.
-            roundtrip::net::sleep(timeout * 2).await;
-            assert_eq!(fetch(&t, &url).await.1, "2");
-            t.close_idle_connections();
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!(s.dials, 2);
-    assert_eq!(s.closed(CloseReason::IdleTimeout), 1);
+            Step::Sleep(timeout * 2),
+            Step::Send(Req::get("/").text("2").conn(2, false)),
+        ])
+        .want(Want {
+            dials: 2,
+            requests: 2,
+            idle: 1,
+            closed: vec![(CloseReason::IdleTimeout, 1)],
+            ..Want::default()
+        })
+        .run();
 }
 
 #[test]
 fn server_closing_an_idle_connection_is_detected_before_reuse() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    let closed = Signal::new();
-    run(
-        async {
-            let mut first = server.accept().await;
-            first.read_request().await.unwrap();
-            first.respond("1").await;
-            drop(first); // the server closes the idle connection
-            closed.fire();
-            let mut second = server.accept().await;
-            second.read_request().await.unwrap();
-            second.respond("2").await;
-            second.until_eof().await;
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "1");
-            closed.wait().await;
-            assert_eq!(fetch(&t, &url).await.1, "2");
-            t.close_idle_connections();
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!((s.dials, s.retries), (2, 0));
-    assert_eq!(s.closed(CloseReason::ServerClosedIdle), 1);
-}
-
-#[test]
-fn unsolicited_408_on_idle_connection_closes_it_quietly() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    let sent = Signal::new();
-    let got_first = Signal::new();
-    run(
-        async {
-            let mut first = server.accept().await;
-            first.read_request().await.unwrap();
-            first.respond("1").await;
-            // Later, while the connection is idle, the server times it out and says so.
-            got_first.wait().await;
-            first
-                .write(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
-                .await;
-            sent.fire();
-            let mut second = server.accept().await;
-            second.read_request().await.unwrap();
-            second.respond("2").await;
-            first.until_eof().await;
-            second.until_eof().await;
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "1");
-            got_first.fire();
-            sent.wait().await;
-            assert_eq!(fetch(&t, &url).await.1, "2");
-            t.close_idle_connections();
-        },
-    );
-    assert_eq!(balanced(&t).closed(CloseReason::ServerClosedIdle), 1);
-}
-
-#[test]
-fn stale_connection_is_retried_for_get_but_not_post() {
-    let server = Server::bind();
-    let url = server.url("/");
-    let t = Transport::new();
-    run(
-        async {
-            // Connection 1: serves one request, then reads the next and hangs up without a
-            // response (the server's keep-alive timer fired just as the request arrived).
-            let mut first = server.accept().await;
-            first.read_request().await.unwrap();
-            first.respond("1").await;
-            first.read_request().await.unwrap();
-            drop(first);
-            // The GET is retried on connection 2.
-            let mut second = server.accept().await;
-            second.read_request().await.unwrap();
-            second.respond("2").await;
-            // The POST is not retried: connection 2 hangs up on it.
-            let req = second.read_request().await.unwrap();
-            assert!(req.request_line().starts_with("POST"));
-            drop(second);
-        },
-        async {
-            assert_eq!(fetch(&t, &url).await.1, "1");
-            assert_eq!(fetch(&t, &url).await.1, "2");
-            let post = http::Request::post(&url).body(Body::from("data")).unwrap();
-            let err = t.round_trip(post).await.unwrap_err();
-            assert!(err.is_closed_before_response(), "{err}");
-        },
-    );
-    let s = balanced(&t);
-    assert_eq!((s.dials, s.retries, s.requests), (2, 1, 4));
-    // The retried connection was closed by the server while idle: that is what it says.
-    assert_eq!(s.closed(CloseReason::ServerClosedIdle), 1);
+    // The server closes the connection while it is idle, before the next request: the probe
+    // sees it, no retry is needed.
+    while_idle([vec![Srv::Close]])
+        .want(Want {
+            dials: 2,
+            requests: 2,
+            idle: 1,
+            closed: vec![(CloseReason::ServerClosedIdle, 1)],
+            ..Want::default()
+        })
+        .run();
 }

@@ -43,8 +43,14 @@ fn five_concurrent_requests_share_two_connections() {
             for f in all {
                 assert_eq!(f.await.0, 200);
             }
-            let s = balanced(&t);
-            assert_eq!((s.dials, s.reuses, s.waiting, s.idle), (2, 3, 0, 2));
+            let want = Want {
+                dials: 2,
+                reuses: 3,
+                requests: 5,
+                idle: 2,
+                ..Want::default()
+            };
+            assert_stats(&t, &want, "after the five requests");
             t.close_idle_connections();
         },
     );
@@ -78,8 +84,14 @@ fn a_dropped_waiter_leaves_the_queue() {
             assert_eq!(first.await.1, "first");
             // The slot and the connection are free: the next request reuses it at once.
             assert_eq!(fetch(&t, &url).await.1, "third");
-            let s = balanced(&t);
-            assert_eq!((s.dials, s.reuses), (1, 1));
+            let want = Want {
+                dials: 1,
+                reuses: 1,
+                requests: 2,
+                idle: 1,
+                ..Want::default()
+            };
+            assert_stats(&t, &want, "after the first and third requests");
             t.close_idle_connections();
         },
     );
@@ -101,8 +113,11 @@ fn a_failed_dial_frees_its_slot() {
             assert!(err.is_connect(), "{err}");
         }
     });
-    let s = balanced(&t);
-    assert_eq!((s.dial_errors, s.waiting), (3, 0));
+    let want = Want {
+        dial_errors: 3,
+        ..Want::default()
+    };
+    assert_stats(&t, &want, "after the three failed dials");
 }
 
 #[test]
@@ -138,6 +153,14 @@ fn waiters_are_served_in_arrival_order() {
             })
             .await;
             assert_eq!(*order.borrow(), [0, 1, 2, 3]);
+            let want = Want {
+                dials: 1,
+                reuses: 3,
+                requests: 4,
+                idle: 1,
+                ..Want::default()
+            };
+            assert_stats(&t, &want, "after the four requests");
             t.close_idle_connections();
         },
     );

@@ -6,6 +6,10 @@
 //! then runs server and client together with [`run`].
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod exchange;
+#[allow(unused_imports)] // not every test binary scripts its exchanges
+pub use exchange::*;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -182,6 +186,12 @@ impl Peer {
         Some(self.buf.drain(..n).collect())
     }
 
+    /// Reads one request head (through its final CRLF CRLF) and leaves the body unread;
+    /// `None` if the client closed the connection first.
+    pub async fn read_head(&mut self) -> Option<String> {
+        Some(String::from_utf8(self.take_until(b"\r\n\r\n").await?).unwrap())
+    }
+
     /// Reads one request; `None` if the client closed the connection first.
     pub async fn read_request(&mut self) -> Option<RawRequest> {
         let head = String::from_utf8(self.take_until(b"\r\n\r\n").await?).unwrap();
@@ -234,6 +244,14 @@ impl Peer {
             body
         );
         self.write(resp.as_bytes()).await;
+    }
+
+    /// The bytes read and not yet consumed, or else the next bytes that arrive; empty at EOF.
+    pub async fn read_some(&mut self) -> Vec<u8> {
+        if self.buf.is_empty() {
+            self.fill().await;
+        }
+        std::mem::take(&mut self.buf)
     }
 
     /// Waits until the client closes the connection (EOF); returns the bytes it sent meanwhile.
@@ -307,6 +325,19 @@ impl<F: Future> Future for CountPolls<F> {
 /// Polls `fut` exactly once and returns it (for drop-at-a-step tests).
 pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
+}
+
+/// Skips the calling test `name` loudly, or fails it when `ROUNDTRIP_FULL_TEST` is set (the
+/// test script sets it: there nothing may be skipped). The note goes straight to the
+/// process's stderr, past the test harness's output capture, so it shows in `cargo test`
+/// output.
+pub fn skip(name: &str, why: &str) {
+    assert!(
+        std::env::var_os("ROUNDTRIP_FULL_TEST").is_none(),
+        "{name}: ROUNDTRIP_FULL_TEST is set, and this test cannot run: {why}"
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {name}: {why}");
 }
 
 /// Asserts the pool accounting identity and returns the stats.
