@@ -120,7 +120,7 @@ pub enum Error {
     },
     /// [`ResponseBody::bytes`](crate::ResponseBody::bytes) or `text` found a body longer than
     /// the limit it collects (`max_collect_bytes`); nothing was returned and the connection
-    /// was closed.
+    /// was closed (counted as `CallerGone`: the caller stopped reading).
     #[error("read response body: longer than the {limit}-byte limit for collecting it")]
     BodyTooLarge {
         /// The limit in bytes.

@@ -26,7 +26,8 @@ pub struct PoolStats {
     pub dials: u64,
     /// Failed connection attempts (resolve or connect errors, connect timeouts).
     pub dial_errors: u64,
-    /// Round trips that were served on a connection taken from the idle pool.
+    /// Round trips served on a connection that had been used or pooled before: taken from
+    /// the idle pool, or handed straight from one request to a waiting one.
     pub reuses: u64,
     /// Round trips started (including retries).
     pub requests: u64,
@@ -34,7 +35,8 @@ pub struct PoolStats {
     pub retries: u64,
     /// Dials that finished after the request that started them had left, or had been served
     /// by another connection first (Go's late binding): the connection went to another
-    /// waiting request or to the idle pool instead of being thrown away.
+    /// waiting request or was offered to the idle pool (which keeps it unless keep-alives are
+    /// off, the pool is full or `close_idle_connections` was called).
     pub orphan_dials: u64,
     /// Connections idle in the pool right now.
     pub idle: u64,

@@ -30,6 +30,8 @@ pub(crate) struct Conn {
     /// Exchanges completed on this connection; non-zero means the next use is a reuse.
     /// Incremented only by `end_exchange`, which the lease calls once per exchange.
     completed: u64,
+    /// Went through the idle pool or a hand-back (Go's markReused).
+    pooled: bool,
 }
 
 impl Conn {
@@ -41,6 +43,7 @@ impl Conn {
             end: 0,
             id,
             completed: 0,
+            pooled: false,
         }
     }
 
@@ -56,7 +59,12 @@ impl Conn {
 
     /// Whether an exchange already completed on this connection (the next one is a reuse).
     pub(crate) fn is_reused(&self) -> bool {
-        self.completed > 0
+        self.completed > 0 || self.pooled
+    }
+
+    /// Go's markReused: the connection enters the idle pool or is handed on.
+    pub(crate) fn mark_pooled(&mut self) {
+        self.pooled = true;
     }
 
     /// Counts an exchange as ended on this connection, whatever its fate.

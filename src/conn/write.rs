@@ -30,8 +30,9 @@ use crate::error::Error;
 const COALESCE_MAX: usize = 16 * 1024;
 /// Read size for streamed bodies.
 const STREAM_CHUNK: usize = 16 * 1024;
-/// Writes per poll before the task yields (hyper's dispatcher yields after 16 too), so a
-/// stream that always accepts cannot starve the reader or the executor.
+/// Steps per poll (writes, body reads, the flush) before the task yields (hyper's dispatcher
+/// yields after 16 too), so a stream that always accepts cannot starve the reader or the
+/// executor. The final flush never waits, so it is issued even when the budget is spent.
 const WRITES_PER_POLL: usize = 16;
 
 pub(crate) struct WriteTask {
@@ -226,6 +227,14 @@ impl WriteTask {
                     }
                 }
             }
+        }
+        // Budget spent. Issuing the final flush waits for nothing: do it rather than yield.
+        if let Writing::Flushing = self.state {
+            io.start_flush().map_err(|source| Error::Write { source })?;
+            self.state = Writing::Done;
+        }
+        if let Writing::Done = self.state {
+            return Poll::Ready(Ok(()));
         }
         // Budget spent with more to do: yield, and ask to be polled again.
         cx.waker().wake_by_ref();

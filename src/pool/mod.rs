@@ -120,17 +120,20 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         }
     }
 
-    /// Why any connection offered now would be refused whatever the limits (keep-alives are
-    /// off, or `close_idle` was called): checked before one is handed to a waiting request,
-    /// as Go's `tryPutIdleConn` does.
+    /// Why any connection offered now would be refused whatever the limits: keep-alives are
+    /// off, or `close_idle` was called.
     pub(crate) fn refuses_put(&self) -> Option<CloseReason> {
-        if self.config.disable_keep_alives || self.config.max_idle_per_host == 0 {
-            Some(CloseReason::KeepAlivesDisabled)
-        } else if self.closing {
-            Some(CloseReason::CloseIdleConnections)
-        } else {
-            None
-        }
+        self.refuses_keep_alive()
+            .or(self.closing.then_some(CloseReason::CloseIdleConnections))
+    }
+
+    /// Why no connection may be kept alive at all (keep-alives are off, or pooling is with
+    /// `max_idle_per_host` 0). Checked before a connection is handed to a waiting request:
+    /// as in Go's `tryPutIdleConn`, that check comes first and `close_idle`'s comes after the
+    /// hand-off (a request waiting now is not an idle connection).
+    pub(crate) fn refuses_keep_alive(&self) -> Option<CloseReason> {
+        (self.config.disable_keep_alives || self.config.max_idle_per_host == 0)
+            .then_some(CloseReason::KeepAlivesDisabled)
     }
 
     /// Whether requests must say `Connection: close`.

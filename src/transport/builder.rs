@@ -100,9 +100,10 @@ impl TransportBuilder {
     /// Dropping a waiting request leaves the queue. `Some(0)` means no limit, as 0 does for
     /// Go's `MaxConnsPerHost`.
     ///
-    /// A request woken for its turn holds it until it is polled or dropped: a future kept
-    /// aside unpolled (say, the loser of a `select`) makes later requests to the host wait
-    /// behind it. Drop round-trip futures you stop polling.
+    /// A connection handed to a waiting request, or a dial started for it, is held by that
+    /// request until it is polled or dropped: a future kept aside unpolled (say, the loser of
+    /// a `select`) makes later requests to the host wait behind it. Drop round-trip futures
+    /// you stop polling.
     ///
     /// [`PoolStats::waiting`]: crate::PoolStats::waiting
     pub fn max_conns_per_host(mut self, n: Option<usize>) -> Self {

@@ -81,11 +81,11 @@ impl Future for Connect {
         if let Some(result) = waiting.take() {
             return Poll::Ready(result);
         }
+        waiting.want.set_waker(cx.waker());
         waiting.shared.drive_dials(cx);
         if let Some(result) = waiting.take() {
             return Poll::Ready(result);
         }
-        waiting.want.set_waker(cx.waker());
         // Nothing runs between these on this thread, but the discipline costs one check.
         match waiting.take() {
             Some(result) => Poll::Ready(result),

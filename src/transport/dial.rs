@@ -47,13 +47,34 @@ pub(crate) fn tcp_connector() -> Connector {
     })
 }
 
+/// A dial's future, errors typed, the connect timeout included.
+pub(crate) type DialResult = Pin<Box<dyn Future<Output = Result<Io, Error>>>>;
+
+/// Opens a dial to `key` through `connector`, within `timeout` (the future is created, not
+/// polled).
+pub(crate) fn open(connector: &Connector, key: &Key, timeout: Option<Duration>) -> DialResult {
+    let dial = connector(key);
+    let target = key.clone();
+    let future = async move { dial.await.map_err(|source| dial_error(&target, source)) };
+    match timeout {
+        None => Box::pin(future),
+        Some(after) => {
+            let target = key.to_string();
+            Box::pin(future.or(async move {
+                sleep(after).await;
+                Err(Error::ConnectTimeout { target, after })
+            }))
+        }
+    }
+}
+
 /// One dial task.
 struct Dial {
     key: Key,
     /// The request that started it. If it is gone or was served by another connection when
     /// the dial finishes, the connection goes to the pool.
     want: Weak<Want>,
-    future: Pin<Box<dyn Future<Output = Result<Io, Error>>>>,
+    future: DialResult,
     wakers: Arc<WakerSet>,
 }
 
@@ -76,27 +97,8 @@ impl Dials {
         self.tasks.is_empty()
     }
 
-    /// Starts a dial for `want` (the future is created, not yet polled).
-    pub(crate) fn start(
-        &mut self,
-        connector: &Connector,
-        key: &Key,
-        want: &Rc<Want>,
-        timeout: Option<Duration>,
-    ) {
-        let dial = connector(key);
-        let target = key.clone();
-        let future = async move { dial.await.map_err(|source| dial_error(&target, source)) };
-        let future: Pin<Box<dyn Future<Output = _>>> = match timeout {
-            None => Box::pin(future),
-            Some(after) => {
-                let target = key.to_string();
-                Box::pin(future.or(async move {
-                    sleep(after).await;
-                    Err(Error::ConnectTimeout { target, after })
-                }))
-            }
-        };
+    /// Adds the dial `future` for `want` (created by [`open`], not yet polled).
+    pub(crate) fn push(&mut self, key: &Key, want: &Rc<Want>, future: DialResult) {
         want.set_dialing();
         self.tasks.push(Dial {
             key: key.clone(),
@@ -104,6 +106,19 @@ impl Dials {
             future,
             wakers: Arc::new(WakerSet::new()),
         });
+    }
+
+    /// Hands the dial started for `from` to `to` (which then holds its slot).
+    pub(crate) fn retarget(&mut self, from: &Rc<Want>, to: &Rc<Want>) -> bool {
+        let from = Rc::downgrade(from);
+        match self.tasks.iter_mut().find(|d| Weak::ptr_eq(&d.want, &from)) {
+            Some(d) => {
+                d.want = Rc::downgrade(to);
+                to.set_dialing();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Takes every task out, to be polled with no borrow held.
@@ -123,15 +138,28 @@ impl Dials {
 
     /// Removes the dials whose request is gone or was served (`close_idle_connections`: they
     /// would only become idle connections), returning them to be dropped with no borrow held.
-    pub(crate) fn take_orphans(&mut self) -> Vec<(Key, DialTask)> {
-        let (orphans, live) = std::mem::take(&mut self.tasks)
-            .into_iter()
-            .partition(|d: &Dial| d.want.upgrade().is_none_or(|w| w.is_served()));
-        self.tasks = live;
+    /// A dial for a host where `needs(key)` names a request waiting without a dial of its own
+    /// is handed to that request instead.
+    pub(crate) fn take_orphans(
+        &mut self,
+        needs: impl Fn(&Key) -> Option<Rc<Want>>,
+    ) -> Vec<(Key, DialTask)> {
+        let mut orphans = Vec::new();
+        for dial in std::mem::take(&mut self.tasks) {
+            let orphaned = dial.want.upgrade().is_none_or(|w| w.is_served());
+            match (orphaned, orphaned.then(|| needs(&dial.key)).flatten()) {
+                (false, _) => self.tasks.push(dial),
+                (true, Some(heir)) => {
+                    heir.set_dialing();
+                    self.tasks.push(Dial {
+                        want: Rc::downgrade(&heir),
+                        ..dial
+                    });
+                }
+                (true, None) => orphans.push((dial.key.clone(), DialTask(dial))),
+            }
+        }
         orphans
-            .into_iter()
-            .map(|d| (d.key.clone(), DialTask(d)))
-            .collect()
     }
 }
 

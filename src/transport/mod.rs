@@ -126,8 +126,9 @@ impl Transport {
     /// closed it) or a new one is dialed, the request is written and the response head read.
     /// The body streams; see [`ResponseBody`].
     ///
-    /// Dropping the returned future at any point closes the connection it was using; nothing
-    /// is left running and the pool accounting stays exact.
+    /// Dropping the returned future at any point closes the connection it was using, and the
+    /// pool accounting stays exact. A dial it started goes on (as in Go): its connection goes
+    /// to the next request for the host, or to the pool, when the transport is next used.
     pub fn round_trip(
         &self,
         req: Request<Body>,

@@ -13,7 +13,7 @@ use std::time::Instant;
 use http::Uri;
 
 use super::builder::Config;
-use super::dial::{tcp_connector, Connector, Dials, Finished};
+use super::dial::{self, tcp_connector, Connector, Dials, Finished};
 use super::waiters::{Waiters, Want};
 use crate::close::CloseReason;
 use crate::codec::error::RequestError;
@@ -129,12 +129,11 @@ impl Shared {
         wake.into_iter().for_each(Waker::wake);
     }
 
-    /// Starts a dial for `want`, whose slot is already reserved.
+    /// Starts a dial for `want`, whose slot is already reserved. The connector runs before
+    /// `dials` is borrowed: it is code that may call back into the transport.
     fn start_dial(&self, key: &Key, want: &Rc<Want>) {
-        let timeout = self.config.connect_timeout;
-        self.dials
-            .borrow_mut()
-            .start(&self.connector, key, want, timeout);
+        let dial = dial::open(&self.connector, key, self.config.connect_timeout);
+        self.dials.borrow_mut().push(key, want, dial);
     }
 
     /// Reserves a slot and starts a dial for `want`, if `max_conns_per_host` allows.
@@ -207,9 +206,14 @@ impl Shared {
         if self.waiters.borrow().is_empty() {
             // The usual case: nobody waits, so the pool decides (its `try_put` refuses first
             // for the same reasons `refuses_put` gives).
+            conn.mark_pooled();
             return self.with_pool(|pool| pool.put_or_close(key.clone(), conn, Instant::now()));
         }
-        if let Some(reason) = self.pool.borrow().refuses_put() {
+        // Go's order: keep-alives first, then the waiting request, then (in the pool)
+        // `close_idle_connections`. (A separate statement: a borrow in an `if let`
+        // condition lives through its block, and `with_pool` borrows again.)
+        let refused = self.pool.borrow().refuses_keep_alive();
+        if let Some(reason) = refused {
             self.with_pool(|pool| pool.note_in_use_closed(key, reason));
             drop(conn);
             return Some(reason);
@@ -223,7 +227,8 @@ impl Shared {
                 }
                 None
             }
-            Err(conn) => {
+            Err(mut conn) => {
+                conn.mark_pooled();
                 self.with_pool(|pool| pool.put_or_close(key.clone(), conn, Instant::now()))
             }
         }
@@ -267,16 +272,34 @@ impl Shared {
     /// A waiting request leaves: out of the queue, and what was delivered to it and not
     /// taken goes back (a connection is put, an error dropped).
     pub(crate) fn leave(&self, key: &Key, want: &Rc<Want>) {
+        let was_dialing = want.is_dialing() && !want.is_served();
         self.waiters.borrow_mut().remove(key, want);
+        if was_dialing {
+            let next = self.waiters.borrow().first_without_dial(key);
+            if let Some(next) = next {
+                let moved = self.dials.borrow_mut().retarget(want, &next);
+                if moved {
+                    if let Some(w) = next.waker() {
+                        w.wake();
+                    }
+                }
+            }
+        }
         if let Some(Ok(conn)) = want.take() {
             self.put(key, conn);
         }
     }
 
     /// Closes every idle connection, and abandons dials no request waits for (they would
-    /// only become idle connections).
+    /// only become idle connections); a dial whose request left is kept when another request
+    /// for its host waits without a dial of its own: it is handed to that one.
     pub(crate) fn close_idle(&self) {
-        let orphans = self.dials.borrow_mut().take_orphans();
+        let orphans = {
+            let waiters = self.waiters.borrow();
+            self.dials
+                .borrow_mut()
+                .take_orphans(|key| waiters.first_without_dial(key))
+        };
         for (key, task) in orphans {
             drop(task);
             self.with_pool(|pool| pool.release_reservation(&key, false));

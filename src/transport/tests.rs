@@ -288,3 +288,221 @@ fn max_conns_per_host_zero_means_no_limit() {
     let s = balanced(&t);
     assert_eq!((s.dials, s.idle), (3, 3), "{s}");
 }
+
+// ---- review reproducers ----
+
+/// R1: close_idle_connections while a request is in flight; the response then completes
+/// cleanly and the connection is offered to the pool (which refuses it).
+#[test]
+fn close_idle_during_flight_then_clean_end() {
+    let (t, net) = transport(Transport::builder());
+    let (_, conn) = net.add(false);
+    let mut a = Box::pin(text(&t, get()));
+    assert!(poll_once(&mut a).0.is_pending());
+    t.close_idle_connections();
+    conn.push(OK);
+    assert_eq!(drive(a).unwrap(), "ok");
+    let s = balanced(&t);
+    assert_eq!(s.closed(CloseReason::CloseIdleConnections), 1, "{s}");
+}
+
+/// R1b: max_idle_per_host(0): every clean end is refused by the pool.
+#[test]
+fn max_idle_per_host_zero() {
+    let (t, net) = transport(Transport::builder().max_idle_per_host(0));
+    let (_, conn) = net.add(false);
+    conn.push(OK);
+    assert_eq!(drive(text(&t, get())).unwrap(), "ok");
+    balanced(&t);
+}
+
+/// R2: the write budget ends exactly after the body's last write (state Flushing); the
+/// server's complete reply is read in the same poll: the connection is closed as
+/// EarlyResponse although the whole request was written.
+#[test]
+fn budget_edge_flushing_is_not_an_early_response() {
+    let (t, net) = transport(Transport::builder());
+    let (_, conn) = net.add(false);
+    const M: usize = 2048;
+    let body = vec![b'x'; 14 * M];
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: a.test\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    assert!(head.len() <= M);
+    conn.max_write(M);
+    conn.reply_after(head.len() + body.len(), "HTTP/1.1 204 No Content\r\n\r\n");
+    let post = Request::post("http://a.test/")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = drive(t.round_trip(post)).unwrap();
+    assert_eq!(resp.status(), 204);
+    let s = balanced(&t);
+    assert_eq!(s.closed(CloseReason::EarlyResponse), 0, "{s}");
+    assert_eq!(s.idle, 1, "{s}");
+}
+
+/// R3: a dial started by `start_waiting_dials` during a waiting request's first poll is
+/// never polled: the request stored no waker yet, so nobody is woken. With nothing else
+/// polling the transport, the request hangs (`drive` reports the stall).
+#[test]
+fn dial_started_during_first_poll_is_driven() {
+    let gate = Gate::default();
+    let (stream, script) = pair();
+    script.reply_after(GET_HEAD.len(), OK);
+    let plan: Rc<RefCell<VecDeque<Option<crate::conn::Io>>>> =
+        Rc::new(RefCell::new(VecDeque::from([None, Some(stream)])));
+    let (g, p) = (gate.clone(), plan.clone());
+    let connector: Connector = Rc::new(move |_| {
+        let next = p.borrow_mut().pop_front().flatten();
+        let g = g.clone();
+        Box::pin(async move {
+            match next {
+                // The first dial fails, once its gate opens.
+                None => {
+                    g.wait().await;
+                    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+                }
+                Some(s) => Ok(s),
+            }
+        })
+    });
+    let t = Transport::builder()
+        .max_conns_per_host(Some(1))
+        .build_with(connector);
+    let mut a = Box::pin(t.round_trip(get()));
+    assert!(poll_once(&mut a).0.is_pending());
+    drop(a); // A leaves; its dial holds the only slot
+    gate.open(); // the dial's failure is ready, nobody polled it yet
+    assert_eq!(drive(text(&t, get())).unwrap(), "ok");
+    balanced(&t);
+}
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct Count(std::sync::atomic::AtomicUsize);
+impl std::task::Wake for Count {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// R4: a waiter behind a request whose dial it will inherit is never woken when that dial
+/// finishes: it is registered only on the dials that existed when it last polled.
+#[test]
+fn waiter_is_woken_when_an_inherited_dial_finishes() {
+    let (t, net) = transport(Transport::builder().max_conns_per_host(Some(1)));
+    let (_, conn1) = net.add(false);
+    let (gate2, conn2) = net.add(true);
+    let mut r1 = Box::pin(text(&t, get()));
+    assert!(poll_once(&mut r1).0.is_pending());
+    let mut w = Box::pin(t.round_trip(get()));
+    assert!(poll_once(&mut w).0.is_pending());
+    let mut x = Box::pin(text(&t, get()));
+    let count = std::sync::Arc::new(Count::default());
+    let xw = Waker::from(count.clone());
+    assert!(x
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&xw))
+        .is_pending());
+    assert_eq!(t.stats().waiting, 2);
+    // R1's response closes its connection: the slot goes to W, which dials.
+    conn1.push("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    assert_eq!(drive(r1).unwrap(), "ok");
+    assert!(poll_once(&mut w).0.is_pending());
+    drop(w); // W leaves; its dial goes on, for X
+    conn2.reply_after(GET_HEAD.len(), OK);
+    gate2.open(); // the dial can finish now
+    let woken = count.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        woken > 0,
+        "X is never woken: under a real executor it hangs"
+    );
+    assert_eq!(drive(x).unwrap(), "ok");
+}
+
+/// R1c: disable_keep_alives, and a dial that outlives its request: the orphan connection is
+/// offered to `put`, which refuses it.
+#[test]
+fn orphan_dial_with_keep_alives_disabled() {
+    let (t, net) = transport(Transport::builder().disable_keep_alives(true));
+    let (gate_a, _conn_a) = net.add(true);
+    let mut a = Box::pin(t.round_trip(get()));
+    assert!(poll_once(&mut a).0.is_pending());
+    drop(a);
+    gate_a.open();
+    // The next request's poll drives the orphan dial to completion.
+    let (_, conn_b) = net.add(false);
+    conn_b.push("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    assert_eq!(drive(text(&t, get())).unwrap(), "ok");
+    balanced(&t);
+}
+
+/// R5: a connection pooled by an orphan dial (it never carried a request) that the server
+/// closes while idle is not treated as reused: the GET fails instead of being resent (Go
+/// marks every connection put in the idle pool as reused), and stats.reuses counts a reuse
+/// that the response's ConnectionInfo denies.
+#[test]
+fn pooled_orphan_connection_is_reused_for_the_resend_rule() {
+    let (t, net) = transport(Transport::builder());
+    let (gate_a, conn_a) = net.add(true);
+    let mut a = Box::pin(t.round_trip(get()));
+    assert!(poll_once(&mut a).0.is_pending());
+    drop(a);
+    gate_a.open();
+    // Drive the orphan dial into the pool: close_idle is not used (it would abandon it);
+    // a request to another host polls it.
+    let (_, other) = net.add(false);
+    other.push(OK);
+    let req = Request::get("http://b.test/").body(Body::empty()).unwrap();
+    assert_eq!(drive(text(&t, req)).unwrap(), "ok");
+    assert_eq!(t.stats().idle, 2);
+    // The server closed conn_a while idle; the probe cannot see it yet.
+    conn_a.pending().eof();
+    let (_, fresh) = net.add(false);
+    fresh.push(OK);
+    let r = drive(text(&t, get()));
+    let s = balanced(&t);
+    assert!(r.is_ok(), "not resent: {:?} {s}", r.err());
+}
+
+/// Sound: the transport dropped with dials in flight, one finished unpolled, one delivered.
+#[test]
+fn transport_dropped_with_dials_in_flight() {
+    let (t, net) = transport(Transport::builder());
+    let (gate_a, conn_a) = net.add(true);
+    let (_gate_b, conn_b) = net.add(true);
+    let mut a = Box::pin(t.round_trip(get()));
+    assert!(poll_once(&mut a).0.is_pending());
+    let mut b = Box::pin(t.round_trip(get()));
+    assert!(poll_once(&mut b).0.is_pending());
+    drop(a);
+    gate_a.open();
+    drop(b);
+    drop(t);
+    assert!(conn_a.is_closed() && conn_b.is_closed());
+}
+
+/// R1d: close_idle_connections while a request is in flight and another waits for the host's
+/// only slot; the first completes cleanly and its connection is offered to the waiter.
+#[test]
+fn close_idle_with_a_waiter_then_clean_end() {
+    // `close_idle_connections` while a request waits, then a clean end: as in Go's
+    // `tryPutIdleConn`, the connection goes to the waiting request (it is not idle), and
+    // only an idle connection would be refused. No second dial, no churn.
+    let (t, net) = transport(Transport::builder().max_conns_per_host(Some(1)));
+    let (_, conn) = net.add(false);
+    let mut a = Box::pin(text(&t, get()));
+    assert!(poll_once(&mut a).0.is_pending());
+    let mut b = Box::pin(text(&t, get()));
+    assert!(poll_once(&mut b).0.is_pending());
+    t.close_idle_connections();
+    conn.push(OK);
+    conn.reply_after(2 * GET_HEAD.len(), OK);
+    assert_eq!(drive(a).unwrap(), "ok");
+    assert_eq!(drive(b).unwrap(), "ok");
+    let s = balanced(&t);
+    assert_eq!((s.dials, s.reuses, net.dials.get()), (1, 1, 1), "{s}");
+    // The flag still refuses the put after B: no request took an idle connection since.
+    assert_eq!(s.closed(CloseReason::CloseIdleConnections), 1, "{s}");
+}

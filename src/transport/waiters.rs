@@ -51,13 +51,18 @@ impl Want {
         self.waker.take()
     }
 
-    /// Whether a connection or an error was delivered (and not yet taken).
+    /// Takes what was delivered (a connection or an error), if anything was and it was not
+    /// taken yet.
     pub(crate) fn take(&self) -> Option<Result<Conn, Error>> {
         self.delivered.borrow_mut().take()
     }
 
     pub(crate) fn is_served(&self) -> bool {
         self.served.get()
+    }
+
+    pub(crate) fn is_dialing(&self) -> bool {
+        self.dialing.get()
     }
 
     pub(crate) fn set_dialing(&self) {
