@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what roundtrip's demo and tests need on a fresh Debian machine with Rust (rustup):
-#   scripts/setup.sh          the wasm32-wasip2 target and wasmtime
+#   scripts/setup.sh          the wasm32-wasip2 target, wasmtime, and clang (ring, behind the
+#                             default `tls` feature, compiles C for wasm32 with it)
 #   scripts/setup.sh nginx    ... and nginx (for the interop tests), and for the codec's
 #                             browser-target tests: the wasm32-unknown-unknown target,
 #                             wasm-bindgen-test-runner (matching Cargo.lock) and node
@@ -11,6 +12,20 @@ WASMTIME_VERSION=48.0.8   # builds with rustc 1.95; any wasmtime >= 25 on PATH i
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
+fi
+
+apt_install() {
+    local sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+
+# ring (rustls's crypto, feature `tls`) compiles its C and assembly for wasm32 with clang;
+# Debian's is enough, no WASI sysroot needed. Plain-HTTP builds (no default features) don't.
+if ! command -v clang >/dev/null 2>&1; then
+    echo "installing clang from apt (ring's C for wasm32-wasip2)" >&2
+    apt_install clang
 fi
 
 wasmtime_ok() {

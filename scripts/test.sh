@@ -24,6 +24,8 @@ step "format and lints (both targets)"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --target wasm32-wasip2 -- -D warnings
+# The plain-HTTP build (no TLS, no ring, no C compiler) stays clean too.
+cargo clippy --all-targets --no-default-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 
 step "build the get example as a release component"

@@ -15,6 +15,8 @@ pub enum Phase {
     Resolve,
     /// Establishing the TCP connection.
     Connect,
+    /// The TLS handshake (`https`).
+    Tls,
     /// Writing the request head or body.
     Write,
     /// Waiting for and reading the response head.
@@ -29,6 +31,7 @@ impl Phase {
             Phase::Request => "invalid request",
             Phase::Resolve => "resolve",
             Phase::Connect => "connect",
+            Phase::Tls => "TLS handshake",
             Phase::Write => "write request",
             Phase::ReadHead => "read response head",
             Phase::ReadBody => "read response body",
@@ -76,6 +79,24 @@ pub enum Error {
         target: String,
         /// The configured timeout.
         after: Duration,
+    },
+    /// The TLS handshake failed: the server's certificate was not trusted (unknown issuer,
+    /// not valid for the name, expired, bad signature), the server sent an alert, no common
+    /// protocol version, or it chose an application protocol other than `http/1.1`. The
+    /// source says which; [`Error::tls_error`] gives rustls's error itself.
+    #[error("TLS handshake with {target}: {source}")]
+    Tls {
+        /// `https://host:port` that was dialed.
+        target: String,
+        /// What went wrong (its inner error is rustls's, where rustls found it).
+        source: io::Error,
+    },
+    /// TLS settings given to the builder were unusable (a PEM without a certificate, a key
+    /// that does not match its certificate, …).
+    #[error("TLS configuration: {reason}")]
+    TlsConfig {
+        /// What was wrong.
+        reason: String,
     },
     /// Writing the request to the connection failed.
     #[error("write request: {source}")]
@@ -136,7 +157,8 @@ impl Error {
     /// The phase of the round trip in which this error happened.
     pub fn phase(&self) -> Phase {
         match self {
-            Error::Request(_) => Phase::Request,
+            Error::Request(_) | Error::TlsConfig { .. } => Phase::Request,
+            Error::Tls { .. } => Phase::Tls,
             Error::Resolve { .. } => Phase::Resolve,
             Error::Connect { .. } | Error::ConnectTimeout { .. } => Phase::Connect,
             Error::Write { .. } | Error::RequestBody { .. } => Phase::Write,
@@ -170,6 +192,24 @@ impl Error {
     /// No connection could be established (resolve, connect or connect timeout).
     pub fn is_connect(&self) -> bool {
         matches!(self.phase(), Phase::Resolve | Phase::Connect)
+    }
+
+    /// The TLS handshake failed (see [`Error::Tls`]).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Error::Tls { .. })
+    }
+
+    /// rustls's error, when the TLS handshake failed on one (the certificate problem, the
+    /// server's alert, …).
+    #[cfg(all(
+        feature = "tls",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ))]
+    pub fn tls_error(&self) -> Option<&rustls::Error> {
+        match self {
+            Error::Tls { source, .. } => source.get_ref()?.downcast_ref::<rustls::Error>(),
+            _ => None,
+        }
     }
 
     /// The caller's request was invalid; nothing was sent.

@@ -38,6 +38,10 @@ pub struct PoolStats {
     /// waiting request or was offered to the idle pool (which keeps it unless keep-alives are
     /// off, the pool is full or `close_idle_connections` was called).
     pub orphan_dials: u64,
+    /// TLS handshakes completed (`https` dials that succeeded).
+    pub tls_handshakes: u64,
+    /// Of those, the ones that resumed an earlier session instead of a full handshake.
+    pub tls_resumptions: u64,
     /// Connections idle in the pool right now.
     pub idle: u64,
     /// Connections checked out by an in-flight round trip or an unfinished response body.

@@ -2,9 +2,11 @@
 //!
 //! Reads the component named by `ROUNDTRIP_COMPONENT` (default: the release build of the
 //! `get` example for wasm32-wasip2, which `scripts/test.sh` builds first) and compares its
-//! imports with the world's: every interface the world lists must be imported, and every
-//! `wasi:sockets` interface imported must be listed (the other `wasi:io`/`wasi:clocks` imports
-//! a component has may come from std, e.g. `wasi:clocks/wall-clock`).
+//! imports with the world for the features this test is built with (`client`, or
+//! `client-tls` with the `tls` feature; the test script builds both alike): every interface
+//! the world lists must be imported, and every `wasi:sockets` and `wasi:random/random`
+//! interface imported must be listed (the other `wasi:io`/`wasi:clocks` imports a component
+//! has may come from std, e.g. `wasi:clocks/wall-clock`).
 //!
 //! Without the component the test is skipped, and says so on stderr past the harness's
 //! capture; with `ROUNDTRIP_FULL_TEST` set (the test script sets it) it fails instead.
@@ -18,13 +20,24 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-fn world_imports() -> BTreeSet<String> {
+/// The imports of `world` in `wit/world.wit`, following its `include`s.
+fn world_imports(world: &str) -> BTreeSet<String> {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wit/world.wit")).unwrap();
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("import "))
-        .map(|l| l.trim_end_matches(';').trim().to_string())
-        .collect()
+    let start = text
+        .find(&format!("world {world} {{"))
+        .unwrap_or_else(|| panic!("wit/world.wit has no world {world}"));
+    let body = &text[start..start + text[start..].find('}').unwrap()];
+    let mut out = BTreeSet::new();
+    for line in body.lines().map(str::trim) {
+        let item = |p: &str| line.strip_prefix(p).map(|l| l.trim_end_matches(';').trim());
+        if let Some(import) = item("import ") {
+            out.insert(import.to_string());
+        } else if let Some(included) = item("include ") {
+            out.extend(world_imports(included));
+        }
+    }
+    out
 }
 
 fn component_imports(path: &PathBuf) -> BTreeSet<String> {
@@ -59,8 +72,13 @@ fn world_matches_component_imports() {
         common::skip("wit::world_matches_component_imports", &why);
         return;
     }
-    let world = world_imports();
+    let world = world_imports(if cfg!(feature = "tls") {
+        "client-tls"
+    } else {
+        "client"
+    });
     let imported = component_imports(&path);
+    eprintln!("component imports: {imported:?}");
     assert!(!world.is_empty());
     let missing: Vec<_> = world.difference(&imported).collect();
     assert!(
@@ -69,10 +87,13 @@ fn world_matches_component_imports() {
     );
     let unlisted: Vec<_> = imported
         .iter()
-        .filter(|i| i.starts_with("wasi:sockets/") && !world.contains(*i))
+        .filter(|i| {
+            (i.starts_with("wasi:sockets/") || i.starts_with("wasi:random/random"))
+                && !world.contains(*i)
+        })
         .collect();
     assert!(
         unlisted.is_empty(),
-        "component imports sockets interfaces the world lacks: {unlisted:?}"
+        "component imports sockets or random interfaces the world lacks: {unlisted:?}"
     );
 }

@@ -59,8 +59,9 @@ impl fmt::Debug for Excerpt {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The URI scheme is not `http` (TLS, and so `https`, is out of scope).
-    #[error("unsupported URL scheme {0:?}: roundtrip speaks plain http")]
+    /// The URI scheme is neither `http` nor `https` (or is `https` in a build without the
+    /// `tls` feature).
+    #[error("unsupported URL scheme {0:?}: roundtrip speaks http and https")]
     UnsupportedScheme(String),
     /// The URI is relative: it has no scheme.
     #[error("request URI has no scheme: an absolute http:// URI is required")]
@@ -211,8 +212,8 @@ mod tests {
     #[test]
     fn messages() {
         assert_eq!(
-            RequestError::UnsupportedScheme("https".into()).to_string(),
-            "unsupported URL scheme \"https\": roundtrip speaks plain http"
+            RequestError::UnsupportedScheme("ftp".into()).to_string(),
+            "unsupported URL scheme \"ftp\": roundtrip speaks http and https"
         );
         assert_eq!(
             ProtocolError::HeadTooLarge { limit: 10 }.to_string(),

@@ -16,22 +16,24 @@ use super::error::{Excerpt, RequestError};
 use super::fields;
 
 /// The port of `http` URIs that do not name one.
-const DEFAULT_PORT: u16 = 80;
+const HTTP_PORT: u16 = 80;
+const HTTPS_PORT: u16 = 443;
 
 /// Where a request goes: the pool key and the address to dial.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
-    /// Always `http` (https is out of scope).
+    /// `http` or `https`: the same HTTP/1.1 on the wire, over TCP or over TLS.
     pub scheme: Scheme,
     /// The host: a lowercase DNS name or IPv4 address, or an IPv6 address without brackets
     /// (an RFC 6874 zone such as `%25eth0` is kept, verbatim, for dialing).
     pub host: String,
-    /// The port; 80 when the URI names none.
+    /// The port; the scheme's (80 or 443) when the URI names none.
     pub port: u16,
 }
 
 impl Target {
-    /// The target of an absolute `http` URI (the scheme is matched case-insensitively).
+    /// The target of an absolute `http` or `https` URI (the scheme is matched
+    /// case-insensitively).
     ///
     /// User information (`user:password@`) in the URI is ignored: it is never sent.
     pub fn from_uri(uri: &Uri) -> Result<Target, RequestError> {
@@ -46,10 +48,19 @@ impl Target {
         let mut lower = host.to_owned();
         lower[..zone].make_ascii_lowercase();
         Ok(Target {
-            scheme: Scheme::HTTP,
+            scheme: if authority.tls {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
             host: lower,
             port: authority.port,
         })
+    }
+
+    /// Whether the connection is TLS (`https`).
+    pub fn is_tls(&self) -> bool {
+        self.scheme == Scheme::HTTPS
     }
 }
 
@@ -63,12 +74,14 @@ impl fmt::Display for Target {
     }
 }
 
-/// The authority of an absolute `http` URI, validated and borrowed from it.
+/// The authority of an absolute `http` or `https` URI, validated and borrowed from it.
 struct Authority<'a> {
     /// The host as written in the URI: brackets around IP literals, original case.
     host: &'a str,
-    /// The port; [`DEFAULT_PORT`] when absent or empty (`http://host:/`).
+    /// The port; the scheme's default when absent or empty (`http://host:/`).
     port: u16,
+    /// The scheme is `https`.
+    tls: bool,
 }
 
 impl<'a> Authority<'a> {
@@ -76,9 +89,14 @@ impl<'a> Authority<'a> {
     /// `port_u16()` silently returns `None` for `:99999`), so it is parsed here.
     fn of(uri: &'a Uri) -> Result<Self, RequestError> {
         let scheme = uri.scheme_str().ok_or(RequestError::MissingScheme)?;
-        if !scheme.eq_ignore_ascii_case("http") {
+        let tls = if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else {
             return Err(RequestError::UnsupportedScheme(scheme.to_owned()));
-        }
+        };
+        let default_port = if tls { HTTPS_PORT } else { HTTP_PORT };
         let authority = uri.authority().ok_or(RequestError::MissingHost)?.as_str();
         // `[userinfo@]host[:port]`, already checked by `http` for its character set; split
         // as `Authority::host` does, in one pass.
@@ -96,8 +114,8 @@ impl<'a> Authority<'a> {
             return Err(RequestError::MissingHost);
         }
         let port = match after_host.strip_prefix(':') {
-            None if after_host.is_empty() => DEFAULT_PORT,
-            Some("") => DEFAULT_PORT,
+            None if after_host.is_empty() => default_port,
+            Some("") => default_port,
             Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
                 digits.parse().map_err(|_| RequestError::InvalidUri)?
             }
@@ -106,7 +124,7 @@ impl<'a> Authority<'a> {
         if !is_uri_host(host.as_bytes()) {
             return Err(RequestError::InvalidHost);
         }
-        Ok(Authority { host, port })
+        Ok(Authority { host, port, tls })
     }
 
     /// The host for the `Host` header and the authority-form: an IPv6 zone is removed, as
@@ -118,14 +136,16 @@ impl<'a> Authority<'a> {
         }
     }
 
-    /// Appends `host[:port]`; the port is written when `always_port` or it is not 80.
+    /// Appends `host[:port]`; the port is written when `always_port` or it is not the
+    /// scheme's default.
     fn write(&self, always_port: bool, out: &mut Vec<u8>) {
         let (host, zone_removed) = self.host_for_wire();
         out.extend_from_slice(host.as_bytes());
         if zone_removed {
             out.push(b']');
         }
-        if always_port || self.port != DEFAULT_PORT {
+        let default_port = if self.tls { HTTPS_PORT } else { HTTP_PORT };
+        if always_port || self.port != default_port {
             out.push(b':');
             push_decimal(u64::from(self.port), out);
         }

@@ -19,6 +19,8 @@ mod read_body;
 #[cfg(test)]
 pub(crate) mod scripted;
 pub(crate) mod stream;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 pub(crate) mod write;
 
 pub(crate) use connection::Conn;

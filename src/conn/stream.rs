@@ -93,6 +93,41 @@ impl Stream for TcpStream {
     }
 }
 
+/// A boxed stream is a stream (a large one is boxed inside [`Io`]).
+impl<S: Stream + ?Sized> Stream for Box<S> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        (**self).poll_read(cx, buf)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        (**self).poll_write(cx, buf)
+    }
+
+    fn start_flush(&mut self) -> io::Result<()> {
+        (**self).start_flush()
+    }
+
+    fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        (**self).try_read_now(buf)
+    }
+
+    fn wait_before_next_read(&mut self) {
+        (**self).wait_before_next_read()
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        (**self).local_addr()
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        (**self).peer_addr()
+    }
+}
+
 /// A connection's stream: every implementation of [`Stream`], dispatched statically. An enum
 /// rather than `Box<dyn Stream>`: the dynamic call cost 2-3% of a pooled request's
 /// instructions natively and ~5% in wasm (callgrind, `rt seq`), where every indirect call
@@ -101,6 +136,10 @@ impl Stream for TcpStream {
 pub(crate) enum Io {
     /// Plain TCP.
     Tcp(TcpStream),
+    /// TLS over TCP. Boxed: rustls's connection state is large, and most connections are
+    /// plain.
+    #[cfg(feature = "tls")]
+    Tls(Box<super::tls::TlsStream>),
     /// The in-memory scripted stream of the unit tests.
     #[cfg(test)]
     Scripted(super::scripted::Scripted),
@@ -111,6 +150,8 @@ macro_rules! each {
     ($io:expr, $s:ident => $call:expr) => {
         match $io {
             Io::Tcp($s) => $call,
+            #[cfg(feature = "tls")]
+            Io::Tls($s) => $call,
             #[cfg(test)]
             Io::Scripted($s) => $call,
         }

@@ -309,6 +309,15 @@ impl<K: Hash + Eq + Clone, C> Pool<K, C> {
         self.stats.reuses += 1;
     }
 
+    /// A TLS handshake completed; `resumed`: it resumed an earlier session.
+    #[cfg(feature = "tls")]
+    pub(crate) fn note_tls_handshake(&mut self, resumed: bool) {
+        self.stats.tls_handshakes += 1;
+        if resumed {
+            self.stats.tls_resumptions += 1;
+        }
+    }
+
     /// A dial finished after its request had left or been served by another connection.
     pub(crate) fn note_orphan_dial(&mut self) {
         self.stats.orphan_dials += 1;

@@ -48,6 +48,8 @@ pub(crate) struct Config {
 pub struct TransportBuilder {
     pool: PoolConfig,
     config: Config,
+    #[cfg(feature = "tls")]
+    tls: super::tls::TlsSettings,
 }
 
 impl Default for TransportBuilder {
@@ -67,6 +69,8 @@ impl Default for TransportBuilder {
                 max_collect_bytes: DEFAULT_MAX_COLLECT_BYTES,
                 retry_stale: true,
             },
+            #[cfg(feature = "tls")]
+            tls: super::tls::TlsSettings::default(),
         }
     }
 }
@@ -159,10 +163,96 @@ impl TransportBuilder {
         self
     }
 
+    /// Trust the root certificates in `pem` (one or more `CERTIFICATE` blocks) for `https`,
+    /// besides Mozilla's (unless [`TransportBuilder::webpki_roots`] turned those off). A PEM
+    /// without a usable certificate is an [`Error::TlsConfig`](crate::Error::TlsConfig).
+    ///
+    /// ```no_run
+    /// let ca = std::fs::read("ca.pem")?;
+    /// let transport = roundtrip::Transport::builder().add_root_certificates(&ca)?.build();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn add_root_certificates(mut self, pem: &[u8]) -> Result<Self, crate::Error> {
+        let certs = super::tls::certificates(pem)?;
+        let mut check = rustls::RootCertStore::empty();
+        for cert in &certs {
+            check
+                .add(cert.clone())
+                .map_err(|e| crate::Error::TlsConfig {
+                    reason: format!("root certificate: {e}"),
+                })?;
+        }
+        self.tls.roots.extend(certs);
+        Ok(self)
+    }
+
+    /// [`TransportBuilder::add_root_certificates`] from a PEM file (in a component, a path
+    /// inside a directory the host preopened, e.g. `wasmtime run --dir`). An unreadable file
+    /// is an [`Error::TlsConfig`](crate::Error::TlsConfig).
+    #[cfg(feature = "tls")]
+    pub fn root_certificates_file(
+        self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::Error> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path).map_err(|e| crate::Error::TlsConfig {
+            reason: format!("read {}: {e}", path.display()),
+        })?;
+        self.add_root_certificates(&pem)
+    }
+
+    /// Whether to trust Mozilla's root certificates (built in with the `webpki-roots`
+    /// feature, the default). Off: only the roots added to this builder are trusted.
+    #[cfg(feature = "tls")]
+    pub fn webpki_roots(mut self, yes: bool) -> Self {
+        self.tls.webpki_roots = yes && cfg!(feature = "webpki-roots");
+        self
+    }
+
+    /// **Dangerous**: accept any server certificate, for any name, expired or self-signed.
+    /// The connection is still encrypted, but to a server nobody verified: anyone on the path
+    /// can read and change it. For tests against throwaway certificates only. Default false.
+    #[cfg(feature = "tls")]
+    pub fn danger_accept_invalid_certs(mut self, yes: bool) -> Self {
+        self.tls.accept_invalid_certs = yes;
+        self
+    }
+
+    /// Present a client certificate (mutual TLS): `chain_pem` holds the certificate and any
+    /// intermediates, `key_pem` its private key (PKCS#8, PKCS#1 or SEC1). A key that does not
+    /// fit, or a PEM without one, is an [`Error::TlsConfig`](crate::Error::TlsConfig).
+    #[cfg(feature = "tls")]
+    pub fn client_certificate(
+        mut self,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Self, crate::Error> {
+        let chain = super::tls::certificates(chain_pem)?;
+        let key = super::tls::private_key(key_pem)?;
+        super::tls::TlsSettings::check_client_auth(&chain, &key)?;
+        self.tls.client_auth = Some((chain, key));
+        Ok(self)
+    }
+
+    /// The connector for these settings: TCP, and TLS over it for `https`.
+    fn connector(&self) -> super::dial::Connector {
+        #[cfg(feature = "tls")]
+        {
+            let config = self.tls.client_config().unwrap_or_else(|e| {
+                panic!("internal error: TLS settings checked when given failed later: {e}")
+            });
+            super::dial::default_connector(Some(config))
+        }
+        #[cfg(not(feature = "tls"))]
+        super::dial::default_connector(super::dial::TlsConfig::NONE)
+    }
+
     /// Builds the transport.
     pub fn build(self) -> Transport {
+        let connector = self.connector();
         Transport {
-            shared: Rc::new(Shared::new(self.pool, self.config, None)),
+            shared: Rc::new(Shared::new(self.pool, self.config, connector)),
         }
     }
 
@@ -171,7 +261,7 @@ impl TransportBuilder {
     #[cfg(test)]
     pub(crate) fn build_with(self, connector: super::dial::Connector) -> Transport {
         Transport {
-            shared: Rc::new(Shared::new(self.pool, self.config, Some(connector))),
+            shared: Rc::new(Shared::new(self.pool, self.config, connector)),
         }
     }
 }

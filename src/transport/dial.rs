@@ -36,16 +36,64 @@ type DialFuture = Pin<Box<dyn Future<Output = io::Result<Io>>>>;
 /// proxy tunnels wrap it.
 pub(crate) type Connector = Rc<dyn Fn(&Target) -> DialFuture>;
 
-/// The default connector: a TCP connection (name lookup included).
-pub(crate) fn tcp_connector() -> Connector {
-    Rc::new(|target: &Target| {
-        let (host, port) = (target.host.clone(), target.port);
+/// TLS settings for `https`, when the crate has the `tls` feature.
+#[cfg(feature = "tls")]
+type TlsConfig = Option<std::sync::Arc<rustls::ClientConfig>>;
+/// Without the `tls` feature there are none (https is refused before anything is dialed).
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) struct TlsConfig(());
+
+#[cfg(not(feature = "tls"))]
+impl TlsConfig {
+    pub(crate) const NONE: TlsConfig = TlsConfig(());
+}
+
+/// The default connector: a TCP connection (name lookup included), and for `https` the TLS
+/// handshake over it, with the host as the server name (SNI, none for an IP literal, which
+/// is verified against the certificate's IP addresses).
+pub(crate) fn default_connector(tls: TlsConfig) -> Connector {
+    Rc::new(move |target: &Target| {
+        let (host, port, https) = (target.host.clone(), target.port, target.is_tls());
+        let tls = tls.clone();
         Box::pin(async move {
-            let stream = TcpStream::connect(&host, port).await?;
-            Ok(Io::Tcp(stream))
+            let tcp = TcpStream::connect(&host, port).await?;
+            if !https {
+                return Ok(Io::Tcp(tcp));
+            }
+            handshake(tcp, host, tls).await
         })
     })
 }
+
+#[cfg(feature = "tls")]
+async fn handshake(tcp: TcpStream, host: String, tls: TlsConfig) -> io::Result<Io> {
+    let config = tls.unwrap_or_else(|| panic!("internal error: https dialed without TLS settings"));
+    let failed = |e: io::Error| io::Error::new(e.kind(), HandshakeFailed(e));
+    let name = rustls::pki_types::ServerName::try_from(host)
+        .map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+    let stream = crate::conn::tls::TlsStream::connect(tcp, config, name)
+        .await
+        .map_err(failed)?;
+    Ok(Io::Tls(Box::new(stream)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn handshake(_: TcpStream, _: String, _: TlsConfig) -> io::Result<Io> {
+    panic!("internal error: https dialed without the tls feature")
+}
+
+/// Marks an error of the TLS handshake (as opposed to the TCP connect before it).
+#[derive(Debug)]
+struct HandshakeFailed(io::Error);
+
+impl std::fmt::Display for HandshakeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for HandshakeFailed {}
 
 /// A dial's future, errors typed, the connect timeout included.
 pub(crate) type DialResult = Pin<Box<dyn Future<Output = Result<Io, Error>>>>;
@@ -231,6 +279,16 @@ impl Wake for WakerSet {
 }
 
 fn dial_error(target: &Target, source: io::Error) -> Error {
+    if source.get_ref().is_some_and(|e| e.is::<HandshakeFailed>()) {
+        let inner = source.into_inner().map(|e| e.downcast::<HandshakeFailed>());
+        let Some(Ok(failed)) = inner else {
+            panic!("internal error: a handshake error changed type");
+        };
+        return Error::Tls {
+            target: target.to_string(),
+            source: failed.0,
+        };
+    }
     if source.kind() == io::ErrorKind::NotFound {
         Error::Resolve {
             host: target.host.clone(),

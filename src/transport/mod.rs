@@ -7,6 +7,8 @@
 //!   [`dial`]: dials owned by the transport, which outlive their requests.
 //! - [`lease`]: a checked-out connection and the exchange in flight on it.
 //! - [`response`]: the response body, the rest of the exchange in the caller's hands.
+//! - `tls` (feature `tls`): trust and client-certificate settings, and the rustls
+//!   configuration every `https` connection shares.
 
 use std::fmt;
 use std::future::Future;
@@ -23,6 +25,8 @@ mod response;
 mod shared;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tls")]
+mod tls;
 mod waiters;
 
 pub use builder::{

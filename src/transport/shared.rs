@@ -13,7 +13,7 @@ use std::time::Instant;
 use http::Uri;
 
 use super::builder::Config;
-use super::dial::{self, tcp_connector, Connector, Dials, Finished};
+use super::dial::{self, Connector, Dials, Finished};
 use super::waiters::{Waiters, Want};
 use crate::close::CloseReason;
 use crate::codec::error::RequestError;
@@ -56,12 +56,12 @@ struct CachedKey {
 }
 
 impl Shared {
-    pub(crate) fn new(pool: PoolConfig, config: Config, connector: Option<Connector>) -> Shared {
+    pub(crate) fn new(pool: PoolConfig, config: Config, connector: Connector) -> Shared {
         Shared {
             pool: RefCell::new(Pool::new(pool)),
             waiters: RefCell::new(Waiters::default()),
             dials: RefCell::new(Dials::default()),
-            connector: connector.unwrap_or_else(tcp_connector),
+            connector,
             config,
             next_id: Cell::new(1),
             warned_unsolicited: Cell::new(false),
@@ -85,6 +85,9 @@ impl Shared {
             return Ok(key);
         }
         let key = Key::new(Target::from_uri(uri)?);
+        if key.is_tls() && !cfg!(feature = "tls") {
+            return Err(RequestError::UnsupportedScheme(scheme.into()));
+        }
         *self.last_key.borrow_mut() = Some(CachedKey {
             scheme: scheme.into(),
             authority: authority.into(),
@@ -174,6 +177,11 @@ impl Shared {
         let want = want.upgrade();
         match result {
             Ok(stream) => {
+                #[cfg(feature = "tls")]
+                if let crate::conn::Io::Tls(tls) = &stream {
+                    let resumed = tls.resumed();
+                    self.with_pool(|pool| pool.note_tls_handshake(resumed));
+                }
                 let conn = Conn::new(stream, self.next_id());
                 self.with_pool(Pool::note_dialed);
                 if let Some(w) = want.filter(|w| !w.is_served()) {

@@ -443,10 +443,6 @@ fn connect_uses_authority_form() {
 #[test]
 fn rejects_bad_uris() {
     assert_eq!(
-        get("https://h/").unwrap_err(),
-        RequestError::UnsupportedScheme("https".into())
-    );
-    assert_eq!(
         get("ftp://h/").unwrap_err(),
         RequestError::UnsupportedScheme("ftp".into())
     );
@@ -527,8 +523,8 @@ fn target_from_uri() {
     );
     assert_eq!(target("http://u:p@h:1/").unwrap().to_string(), "http://h:1");
     assert_eq!(
-        target("https://h/"),
-        Err(RequestError::UnsupportedScheme("https".into()))
+        target("ws://h/"),
+        Err(RequestError::UnsupportedScheme("ws".into()))
     );
     assert_eq!(target("/x"), Err(RequestError::MissingScheme));
     assert_eq!(target("http://h:99999/"), Err(RequestError::InvalidUri));
@@ -558,4 +554,38 @@ fn number_formatting() {
         push_hex(n, &mut hex);
         assert_eq!(hex, format!("{n:x}").into_bytes());
     }
+}
+
+/// `https` is the same HTTP/1.1 on the wire: its own default port (443), left out of the
+/// `Host` header like 80 is for `http`, and a pool key of its own.
+#[test]
+fn https_targets_and_heads() {
+    let target = |uri: &str| Target::from_uri(&uri.parse().unwrap());
+    let t = target("HTTPS://Example.com/").unwrap();
+    assert_eq!(
+        (t.to_string(), t.is_tls()),
+        ("https://example.com:443".to_owned(), true)
+    );
+    assert!(!target("http://example.com/").unwrap().is_tls());
+    assert_ne!(
+        target("https://h:80/"),
+        target("http://h:80/"),
+        "never the same pool key"
+    );
+    assert_eq!(
+        get("https://h/x").unwrap(),
+        "GET /x HTTP/1.1\r\nhost: h\r\n\r\n"
+    );
+    assert_eq!(
+        get("https://h:443/").unwrap(),
+        "GET / HTTP/1.1\r\nhost: h\r\n\r\n"
+    );
+    assert_eq!(
+        get("https://h:80/").unwrap(),
+        "GET / HTTP/1.1\r\nhost: h:80\r\n\r\n"
+    );
+    assert_eq!(
+        get("http://h:443/").unwrap(),
+        "GET / HTTP/1.1\r\nhost: h:443\r\n\r\n"
+    );
 }
