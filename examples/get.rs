@@ -2,13 +2,16 @@
 //!
 //! ```text
 //! get URL [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q]
+//!     [--cacert FILE] [-k|--insecure]
 //! ```
 //!
 //! Prints each response's status line and headers to stderr and its body to stdout. `-n N`
 //! sends the request N times on one transport (so the connection is reused); `--stats` prints
 //! the pool statistics at the end; `-q` prints bodies only once (the last). The `demo` example
 //! is the same with an embedded server for when there is no URL; `get` carries no server, so
-//! its component size is that of a client.
+//! its component size is that of a client. `https://` URLs trust Mozilla's roots, plus those
+//! in `--cacert FILE` (as a component, FILE must be inside a directory given to wasmtime with
+//! `--dir`); `-k` accepts any certificate, as curl's does.
 //!
 //! ```text
 //! cargo run --example get -- -n 3 --stats http://127.0.0.1:8080/

@@ -15,10 +15,13 @@ step "start nginx"
 nginx_dir=$(mktemp -d)
 trap 'scripts/nginx.sh stop "$nginx_dir"; rm -rf "$nginx_dir"' EXIT
 ROUNDTRIP_NGINX_URL=$(scripts/nginx.sh start "$nginx_dir")
-export ROUNDTRIP_NGINX_URL
+ROUNDTRIP_NGINX_TLS_URL=$(cat "$nginx_dir/tls_url")
+ROUNDTRIP_NGINX_CA="$nginx_dir/tls/ca.pem"
+ROUNDTRIP_NGINX_CA_PEM=$(cat "$ROUNDTRIP_NGINX_CA")   # for components: no preopen needed
+export ROUNDTRIP_NGINX_URL ROUNDTRIP_NGINX_TLS_URL ROUNDTRIP_NGINX_CA ROUNDTRIP_NGINX_CA_PEM
 # Nothing may be skipped: tests that need nginx or a built component fail without them.
 export ROUNDTRIP_FULL_TEST=1
-echo "nginx at $ROUNDTRIP_NGINX_URL"
+echo "nginx at $ROUNDTRIP_NGINX_URL and $ROUNDTRIP_NGINX_TLS_URL"
 
 step "format and lints (both targets)"
 cargo fmt --all -- --check
@@ -43,11 +46,11 @@ step "codec unit tests on wasm32-unknown-unknown (wasm-bindgen-test, under node)
 cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 cargo test --lib --target wasm32-unknown-unknown
 
-step "get -n 100 against nginx uses exactly one TCP connection (nginx \$connection)"
+step "get -n 100 against nginx uses exactly one TCP connection, http and https (nginx \$connection)"
 check_one_connection() {
-    local label=$1; shift
+    local label=$1 url=$2; shift 2
     : > "$nginx_dir/access.log"
-    "$@" -q -n 100 --stats "$ROUNDTRIP_NGINX_URL/hello.txt" > /dev/null
+    "$@" -q -n 100 --stats "$url/hello.txt" > /dev/null
     local requests conns
     requests=$(wc -l < "$nginx_dir/access.log")
     conns=$(awk '{print $1}' "$nginx_dir/access.log" | sort -u | wc -l)
@@ -55,9 +58,14 @@ check_one_connection() {
     [ "$requests" -eq 100 ] && [ "$conns" -eq 1 ]
 }
 cargo build -q --release --example get
-check_one_connection native target/release/examples/get
-check_one_connection wasm32-wasip2 \
-    wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y "$component"
+wasm_get=(wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y
+    --dir "$nginx_dir/tls::/tls" "$component")
+check_one_connection "native http" "$ROUNDTRIP_NGINX_URL" target/release/examples/get
+check_one_connection "wasm32-wasip2 http" "$ROUNDTRIP_NGINX_URL" "${wasm_get[@]}"
+check_one_connection "native https" "$ROUNDTRIP_NGINX_TLS_URL" \
+    target/release/examples/get --cacert "$ROUNDTRIP_NGINX_CA"
+check_one_connection "wasm32-wasip2 https" "$ROUNDTRIP_NGINX_TLS_URL" \
+    "${wasm_get[@]}" --cacert /tls/ca.pem
 
 step "the demo (embedded server, no URL): 3 requests over one connection, on both targets"
 check_demo() {

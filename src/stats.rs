@@ -97,6 +97,13 @@ impl fmt::Display for PoolStats {
             self.in_use,
             self.waiting
         )?;
+        if self.tls_handshakes > 0 {
+            write!(
+                f,
+                " tls_handshakes={} tls_resumptions={}",
+                self.tls_handshakes, self.tls_resumptions
+            )?;
+        }
         for (reason, n) in self.closes_by_reason() {
             write!(f, " closed.{reason}={n}")?;
         }

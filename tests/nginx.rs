@@ -29,11 +29,18 @@ fn nginx(test: &str) -> Option<String> {
 /// The exact accounting after `requests` sequential requests on one kept-alive connection.
 #[track_caller]
 fn one_connection(t: &Transport, requests: u64) {
+    one_connection_with(t, requests, 0);
+}
+
+/// [`one_connection`], with `handshakes` TLS handshakes (none of them resumed).
+#[track_caller]
+fn one_connection_with(t: &Transport, requests: u64, handshakes: u64) {
     let want = Want {
         dials: 1,
         reuses: requests - 1,
         requests,
         idle: 1,
+        tls_handshakes: handshakes,
         ..Want::default()
     };
     assert_stats(t, &want, "after the requests");
@@ -162,4 +169,40 @@ fn request_bodies_to_nginx() {
         resp.body_mut().bytes().await.unwrap();
     });
     one_connection(&t, 2);
+}
+
+/// The same over TLS: nginx's https port (a throwaway CA the test script made with openssl),
+/// 100 requests over one TLS connection and one handshake, every body correct. The CA comes
+/// as PEM text in `ROUNDTRIP_NGINX_CA_PEM`, which reaches a component through the
+/// environment where a file path would need a preopen.
+#[cfg(feature = "tls")]
+#[test]
+fn hundred_https_requests_one_connection() {
+    let test = "hundred_https_requests_one_connection";
+    let (Ok(base), Ok(ca)) = (
+        std::env::var("ROUNDTRIP_NGINX_TLS_URL"),
+        std::env::var("ROUNDTRIP_NGINX_CA_PEM"),
+    ) else {
+        let why = "ROUNDTRIP_NGINX_TLS_URL / ROUNDTRIP_NGINX_CA_PEM are not set (scripts/test.sh)";
+        skip(&format!("nginx::{test}"), why);
+        return;
+    };
+    let t = Transport::builder()
+        .add_root_certificates(ca.as_bytes())
+        .unwrap()
+        .build();
+    roundtrip::net::block_on(async {
+        let mut first = None;
+        for _ in 0..100 {
+            let mut resp = t
+                .round_trip(get(&format!("{base}/hello.txt")))
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let conn = resp.headers()["x-connection"].to_str().unwrap().to_string();
+            assert_eq!(*first.get_or_insert_with(|| conn.clone()), conn);
+            assert_eq!(resp.body_mut().text().await.unwrap(), "hello from nginx\n");
+        }
+    });
+    one_connection_with(&t, 100, 1);
 }

@@ -14,12 +14,18 @@ pub struct Args {
     pub data: Option<String>,
     pub stats: bool,
     pub quiet: bool,
+    /// `--cacert FILE`: trust the PEM roots in FILE (in a component: a path inside a
+    /// `--dir` preopen).
+    pub cacert: Option<String>,
+    /// `-k` / `--insecure`: accept any server certificate.
+    pub insecure: bool,
 }
 
 /// Prints the usage line; exit status 2.
 pub fn usage() -> ExitCode {
     eprintln!(
-        "usage: get|demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q]"
+        "usage: get|demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q] \
+         [--cacert FILE] [-k|--insecure]"
     );
     ExitCode::from(2)
 }
@@ -34,6 +40,8 @@ pub fn parse_args() -> Result<Args, String> {
         data: None,
         stats: false,
         quiet: false,
+        cacert: None,
+        insecure: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -52,6 +60,8 @@ pub fn parse_args() -> Result<Args, String> {
             "-d" => args.data = Some(value("-d")?),
             "--stats" => args.stats = true,
             "-q" => args.quiet = true,
+            "--cacert" => args.cacert = Some(value("--cacert")?),
+            "-k" | "--insecure" => args.insecure = true,
             "-h" | "--help" => return Err(String::new()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
             _ => args.url = Some(arg),
@@ -63,9 +73,36 @@ pub fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// The transport for `args`: with `--cacert` roots and `-k`.
+#[cfg(feature = "tls")]
+fn transport(args: &Args) -> Result<Transport, roundtrip::Error> {
+    let mut builder = Transport::builder();
+    if let Some(file) = &args.cacert {
+        builder = builder.root_certificates_file(file)?;
+    }
+    Ok(builder.danger_accept_invalid_certs(args.insecure).build())
+}
+
+/// Without the `tls` feature the TLS options are refused.
+#[cfg(not(feature = "tls"))]
+fn transport(args: &Args) -> Result<Transport, roundtrip::Error> {
+    if args.cacert.is_some() || args.insecure {
+        return Err(roundtrip::Error::TlsConfig {
+            reason: "--cacert and -k need roundtrip's `tls` feature".into(),
+        });
+    }
+    Ok(Transport::new())
+}
+
 /// Sends the request `args.count` times on one transport, printing each response.
 pub async fn client(args: &Args, url: &str) -> ExitCode {
-    let transport = Transport::new();
+    let transport = match transport(args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut stdout = std::io::stdout();
     for i in 0..args.count {
         let mut req = http::Request::builder()

@@ -379,6 +379,8 @@ pub struct Want {
     pub requests: u64,
     pub retries: u64,
     pub idle: u64,
+    pub tls_handshakes: u64,
+    pub tls_resumptions: u64,
     pub closed: Vec<(CloseReason, u64)>,
 }
 
@@ -391,6 +393,8 @@ impl Want {
             requests: self.requests,
             retries: self.retries,
             idle: self.idle,
+            tls_handshakes: self.tls_handshakes,
+            tls_resumptions: self.tls_resumptions,
             ..PoolStats::default()
         };
         for &(reason, n) in &self.closed {
