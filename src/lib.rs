@@ -64,10 +64,19 @@
 //!
 //! ## In scope / out of scope
 //!
-//! In: HTTP/1.1 (and 1.0 servers) over plain TCP; keep-alive pooling; chunked and sized
-//! request and response bodies; trailers; timeouts for connect and the response head; resends
-//! of requests on stale pooled connections. Out, for now: TLS, HTTP/2, proxies, redirects,
-//! cookies, decompression.
+//! In: HTTP/1.1 (and 1.0 servers) over TCP and, with the `tls` feature (a default), over
+//! TLS 1.2 and 1.3 with rustls (in components too); keep-alive pooling; chunked and sized
+//! request and response bodies; trailers; timeouts for connect (the TLS handshake included)
+//! and the response head; resends of requests on stale pooled connections. Out, for now:
+//! HTTP/2, proxies, redirects, cookies, decompression.
+//!
+//! ## Features
+//!
+//! - `tls` (default): `https://` with rustls and its *ring* provider (which needs clang to
+//!   build for wasm32-wasip2). The builder's trust options: `add_root_certificates`,
+//!   `root_certificates_file`, `webpki_roots`, `client_certificate`,
+//!   `danger_accept_invalid_certs`.
+//! - `webpki-roots` (default): Mozilla's root certificates compiled in.
 //!
 //! ## Targets
 //!
