@@ -462,3 +462,77 @@ fn bad_tls_settings_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(err, roundtrip::Error::TlsConfig { .. }), "{err}");
 }
+
+/// Drops the round-trip future after `k` polls, for every `k` until it completes on its own,
+/// so the drop lands at every step of the TLS handshake too: nothing leaks, a dial left
+/// behind is abandoned by `close_idle_connections`, and the accounting stays exact.
+#[test]
+fn dropping_the_round_trip_at_every_poll_of_the_handshake() {
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    for k in 1.. {
+        assert!(k < 200, "the round trip never completed");
+        let server = Server::bind();
+        let t = trusting(&ca);
+        let url = url(&server, "localhost");
+        let client_done = Signal::new();
+        let completed = run(
+            async {
+                let accepted = futures_lite::future::or(
+                    async { Some(accept(&server, &config).await) },
+                    async {
+                        client_done.wait().await;
+                        None
+                    },
+                )
+                .await;
+                // The client may give up before or during the handshake.
+                let Some(Some(mut tls)) = accepted else {
+                    return;
+                };
+                if read_head(&mut tls).await {
+                    // The client may be gone by now: a failed write is its leaving.
+                    let resp = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if tls.write_all(resp).await.is_err() || tls.flush().await.is_err() {
+                        return;
+                    }
+                }
+                while read_head(&mut tls).await {}
+            },
+            async {
+                // Polled only when woken (no busy loop: over WASI the handshake's small
+                // writes wait for delayed ACKs, and a spinning poller would measure time,
+                // not steps), dropped after its `k`-th poll.
+                let polls = std::rc::Rc::new(std::cell::Cell::new(0));
+                let fut = CountPolls {
+                    inner: Box::pin(t.round_trip(get(&url))),
+                    polls: polls.clone(),
+                };
+                let done = futures_lite::future::or(
+                    async { Some(fut.await) },
+                    futures_lite::future::poll_fn(|_| match polls.get() >= k {
+                        true => std::task::Poll::Ready(None),
+                        false => std::task::Poll::Pending,
+                    }),
+                )
+                .await
+                .map(|resp| resp.unwrap())
+                .is_some();
+                t.close_idle_connections();
+                client_done.fire();
+                done
+            },
+        );
+        let s = balanced(&t);
+        assert_eq!((s.in_use, s.idle), (0, 0), "step {k}: {s}");
+        assert_eq!(
+            s.tls_handshakes, s.dials,
+            "step {k}: a dial is a handshake: {s}"
+        );
+        if completed {
+            assert_eq!(s.dials, 1, "{s}");
+            break;
+        }
+        assert_eq!(s.dials, s.closed(CloseReason::CallerGone), "step {k}: {s}");
+    }
+}

@@ -58,7 +58,7 @@ impl TlsStream {
 
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.tls.is_handshaking() {
-            if self.poll_send(cx)?.is_pending() {
+            if self.poll_send(cx, true)?.is_pending() {
                 return Poll::Pending;
             }
             if !self.tls.is_handshaking() {
@@ -77,22 +77,36 @@ impl TlsStream {
             }
         }
         // The client's last flight (its Finished).
-        self.poll_send(cx)
+        self.poll_send(cx, true)
     }
 
-    /// Writes queued TLS records until rustls has none or the socket takes no more.
-    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.tls.wants_write() {
-            match self.tls.write_tls(&mut Polled {
+    /// Writes queued TLS records until rustls has none or the socket takes no more. With
+    /// `flush`, starts the socket's flush for what was written (without waiting for it):
+    /// records the stream writes on its own (the handshake, alerts, a key update, a tail
+    /// pushed out by a read) must reach the server even if nothing flushes after them (WASI
+    /// promises delivery only after a flush). `poll_write` passes false: the write task
+    /// flushes once, at the end of the request, and a flush per write would make each next
+    /// write wait for the previous flush to complete.
+    fn poll_send(&mut self, cx: &mut Context<'_>, flush: bool) -> Poll<io::Result<()>> {
+        let mut wrote = false;
+        let result = loop {
+            if !self.tls.wants_write() {
+                break Poll::Ready(Ok(()));
+            }
+            let mut socket = Polled {
                 tcp: &mut self.tcp,
                 cx,
-            }) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+            };
+            match self.tls.write_tls(&mut socket) {
+                Ok(_) => wrote = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Poll::Pending,
                 Err(e) => return Poll::Ready(Err(e)),
             }
+        };
+        if wrote && flush {
+            self.tcp.start_flush()?;
         }
-        Poll::Ready(Ok(()))
+        result
     }
 
     /// Reads TLS bytes from the socket and processes them: `Ok(0)` at end of stream.
@@ -111,7 +125,7 @@ impl TlsStream {
             Ok(_) => Ok(()),
             Err(e) => {
                 let waker = Waker::noop();
-                let _ = self.poll_send(&mut Context::from_waker(waker));
+                let _ = self.poll_send(&mut Context::from_waker(waker), true);
                 Err(tls_error(e))
             }
         }
@@ -121,7 +135,7 @@ impl TlsStream {
 impl Stream for TlsStream {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         // Records still to send go first (their wake-up is registered if the socket is full).
-        if let Poll::Ready(Err(e)) = self.poll_send(cx) {
+        if let Poll::Ready(Err(e)) = self.poll_send(cx, true) {
             return Poll::Ready(Err(e));
         }
         loop {
@@ -143,10 +157,10 @@ impl Stream for TlsStream {
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // Back-pressure: what rustls holds goes out before more is taken.
-        std::task::ready!(self.poll_send(cx))?;
+        std::task::ready!(self.poll_send(cx, false))?;
         let n = self.tls.writer().write(buf)?;
         // Send it now if the socket takes it; if not, the next write, flush or read does.
-        if let Poll::Ready(Err(e)) = self.poll_send(cx) {
+        if let Poll::Ready(Err(e)) = self.poll_send(cx, false) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(n))
@@ -155,7 +169,7 @@ impl Stream for TlsStream {
     fn start_flush(&mut self) -> io::Result<()> {
         // Without a task to wake: what the socket does not take now is sent by the next read.
         let waker = Waker::noop();
-        if let Poll::Ready(Err(e)) = self.poll_send(&mut Context::from_waker(waker)) {
+        if let Poll::Ready(Err(e)) = self.poll_send(&mut Context::from_waker(waker), false) {
             return Err(e);
         }
         self.tcp.start_flush()
