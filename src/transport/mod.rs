@@ -185,7 +185,9 @@ impl Transport {
             self.shared.with_pool(Pool::note_request);
             let write = WriteTask::new(std::mem::take(&mut head), body);
             let exchange = Exchange::new(write, limits, &parts.method, info.wants_close);
-            let mut in_flight = InFlight::new(lease, exchange, resend);
+            // Boxed once, here: the body keeps this box (the exchange is large, and each move
+            // of it was a copy).
+            let mut in_flight = Box::new(InFlight::new(lease, exchange, resend));
             let error = match poll_fn(|cx| in_flight.poll_head(cx)).await {
                 Ok(resp_head) => return Ok(self.make_response(in_flight, resp_head)),
                 Err(e) => e,
@@ -203,7 +205,11 @@ impl Transport {
 
     /// Builds the response from its head; a bodiless response releases the connection (to the
     /// pool, when clean) before it is returned.
-    fn make_response(&self, mut in_flight: InFlight, head: ResponseHead) -> Response<ResponseBody> {
+    fn make_response(
+        &self,
+        mut in_flight: Box<InFlight>,
+        head: ResponseHead,
+    ) -> Response<ResponseBody> {
         // Complete already (no body, or all of it came with the head). One that failed behind
         // the head goes through the body, whose first read reports the error.
         let body = if in_flight.exchange().is_done() {

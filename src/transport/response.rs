@@ -62,10 +62,10 @@ impl ResponseBody {
     }
 
     /// The body of a response whose exchange is still reading it.
-    pub(crate) fn streaming(in_flight: InFlight, collect_limit: usize) -> ResponseBody {
+    pub(crate) fn streaming(in_flight: Box<InFlight>, collect_limit: usize) -> ResponseBody {
         let mut body = ResponseBody {
             connection: Some(in_flight.info()),
-            state: State::Streaming(Box::new(in_flight)),
+            state: State::Streaming(in_flight),
             collect_limit,
         };
         // The whole body, or a framing error, may have arrived with the head.

@@ -111,10 +111,18 @@ impl Shared {
 
     /// For each host with requests waiting for a slot: while `max_conns_per_host` allows,
     /// start a dial for the oldest such request, and wake it so that it drives the dial.
+    ///
+    /// Called after every pool operation: the check for nobody waiting is inlined, the rest
+    /// is out of line (its frame alone cost more than the check, several times a request).
+    #[inline]
     fn start_waiting_dials(&self) {
-        if self.waiters.borrow().is_empty() {
-            return;
+        if !self.waiters.borrow().is_empty() {
+            self.start_waiting_dials_slow();
         }
+    }
+
+    #[inline(never)]
+    fn start_waiting_dials_slow(&self) {
         let keys = self.waiters.borrow().keys_without_dial();
         let mut wake = Vec::new();
         for key in keys {
@@ -151,10 +159,18 @@ impl Shared {
 
     /// Polls every dial in progress (those woken since their last poll), registering `cx`'s
     /// task for their wake-ups, and hands out those that finished. Cheap when none runs.
+    ///
+    /// Called on every poll of a transport future or body: the check for no dial is inlined,
+    /// the rest is out of line.
+    #[inline]
     pub(crate) fn drive_dials(&self, cx: &mut Context<'_>) {
-        if self.dials.borrow().is_empty() {
-            return;
+        if !self.dials.borrow().is_empty() {
+            self.drive_dials_slow(cx);
         }
+    }
+
+    #[inline(never)]
+    fn drive_dials_slow(&self, cx: &mut Context<'_>) {
         let tasks = self.dials.borrow_mut().take_all();
         let mut running = Vec::with_capacity(tasks.len());
         let mut finished = Vec::new();
