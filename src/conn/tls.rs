@@ -238,12 +238,19 @@ impl Write for Polled<'_, '_> {
     }
 }
 
-/// The socket as `io::Read` for the idle probe: never waits, never registers a waker.
+/// The socket as `io::Read` for the idle probe: never waits, never registers a waker, and
+/// asks for at most [`PROBE_TLS_BYTES`] at a time (rustls offers its whole buffer, and on
+/// WASI the host zeroes every byte asked for; an idle connection usually has nothing, or a
+/// `close_notify` record, waiting).
 struct Probe<'a>(&'a mut TcpStream);
+
+/// Enough for one `close_notify` record (about 24–31 bytes) in one read.
+const PROBE_TLS_BYTES: usize = 64;
 
 impl Read for Probe<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.0.try_read_now(buf)? {
+        let n = buf.len().min(PROBE_TLS_BYTES);
+        match self.0.try_read_now(&mut buf[..n])? {
             Some(n) => Ok(n),
             None => Err(io::ErrorKind::WouldBlock.into()),
         }
