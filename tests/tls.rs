@@ -536,3 +536,456 @@ fn dropping_the_round_trip_at_every_poll_of_the_handshake() {
         assert_eq!(s.dials, s.closed(CloseReason::CallerGone), "step {k}: {s}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Review tests.
+// ---------------------------------------------------------------------------------------
+
+use std::time::{Duration, Instant};
+
+/// Reads a request head, then `len` body bytes in `piece`-byte reads, sleeping `pause`
+/// every `every` bytes; returns the byte count and a checksum.
+async fn read_body_slowly(
+    tls: &mut TlsStream<TcpStream>,
+    len: usize,
+    piece: usize,
+    every: usize,
+    pause: Duration,
+) -> (usize, u64) {
+    assert!(read_head(tls).await);
+    let mut got = 0usize;
+    let mut sum = 0u64;
+    let mut next_pause = every;
+    let mut buf = vec![0u8; piece];
+    while got < len {
+        let want = piece.min(len - got);
+        let n = tls.read(&mut buf[..want]).await.expect("server read");
+        assert!(n > 0, "client closed after {got} bytes");
+        for &b in &buf[..n] {
+            sum = sum.wrapping_mul(31).wrapping_add(u64::from(b));
+        }
+        got += n;
+        if got >= next_pause {
+            roundtrip::net::sleep(pause).await;
+            next_pause += every;
+        }
+    }
+    (got, sum)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+fn checksum(b: &[u8]) -> u64 {
+    b.iter()
+        .fold(0u64, |s, &b| s.wrapping_mul(31).wrapping_add(u64::from(b)))
+}
+
+fn upload(len_header: bool, pause_first: Duration) {
+    const LEN: usize = 8 << 20;
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = url(&server, "localhost");
+    let data = pattern(LEN);
+    let want = checksum(&data);
+    run(
+        async {
+            let mut tls = accept(&server, &config).await.unwrap();
+            roundtrip::net::sleep(pause_first).await;
+            let (got, sum) = if len_header {
+                read_body_slowly(&mut tls, LEN, 8192, 1 << 20, Duration::from_millis(20)).await
+            } else {
+                // Chunked: read until the last chunk and check the byte count only.
+                assert!(read_head(&mut tls).await);
+                let mut raw = Vec::new();
+                let mut buf = vec![0u8; 8192];
+                while !raw.ends_with(b"\r\n0\r\n\r\n") {
+                    let n = tls.read(&mut buf).await.unwrap();
+                    assert!(n > 0);
+                    raw.extend_from_slice(&buf[..n]);
+                    if raw.len() % (1 << 20) < 8192 {
+                        roundtrip::net::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                (raw.len(), 0)
+            };
+            respond(&mut tls, &format!("{got} {sum}")).await;
+            assert!(!read_head(&mut tls).await);
+        },
+        async {
+            let body = roundtrip::Body::from_reader(
+                futures_lite::io::Cursor::new(data.clone()),
+                len_header.then_some(LEN as u64),
+            );
+            let req = http::Request::post(&url).body(body).unwrap();
+            let mut resp = t.round_trip(req).await.expect("upload");
+            let text = resp.body_mut().text().await.unwrap();
+            if len_header {
+                assert_eq!(text, format!("{LEN} {want}"));
+            } else {
+                let raw: usize = text.split(' ').next().unwrap().parse().unwrap();
+                assert!(raw > LEN, "{raw} raw chunked bytes for {LEN}");
+            }
+            t.close_idle_connections();
+        },
+    );
+}
+
+#[test]
+fn a_large_streamed_upload_to_a_slow_reader() {
+    upload(true, Duration::ZERO);
+}
+
+#[test]
+fn a_large_chunked_upload_to_a_slow_reader() {
+    upload(false, Duration::ZERO);
+}
+
+#[test]
+fn an_upload_to_a_server_that_reads_nothing_for_a_while() {
+    upload(true, Duration::from_millis(500));
+}
+
+/// A server that accepts TCP but never answers the ClientHello: `connect_timeout` ends it.
+#[test]
+fn a_silent_tls_server_ends_in_connect_timeout() {
+    let server = Server::bind();
+    let t = Transport::builder()
+        .danger_accept_invalid_certs(true)
+        .connect_timeout(Some(Duration::from_millis(300)))
+        .build();
+    let url = url(&server, "localhost");
+    let done = Signal::new();
+    let started = Instant::now();
+    let err = run(
+        async {
+            let mut peer = server.accept().await;
+            // Read the ClientHello and say nothing.
+            let hello = peer.read_some().await;
+            assert_eq!(hello.first(), Some(&0x16), "a TLS handshake record");
+            done.wait().await;
+        },
+        async {
+            let err = t.round_trip(get(&url)).await.unwrap_err();
+            done.fire();
+            err
+        },
+    );
+    assert!(
+        matches!(err, roundtrip::Error::ConnectTimeout { .. }),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let s = balanced(&t);
+    assert_eq!((s.dials, s.dial_errors, s.tls_handshakes), (0, 1, 0), "{s}");
+}
+
+/// A close-delimited body over TLS ends at the server's close_notify (+ FIN).
+#[test]
+fn a_close_delimited_body_ends_at_close_notify() {
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = url(&server, "localhost");
+    run(
+        async {
+            let mut tls = accept(&server, &config).await.unwrap();
+            assert!(read_head(&mut tls).await);
+            tls.write_all(b"HTTP/1.1 200 OK\r\n\r\nthe whole body")
+                .await
+                .unwrap();
+            tls.close().await.unwrap(); // close_notify, then FIN
+        },
+        async {
+            assert_eq!(fetch(&t, &url).await.1, "the whole body");
+        },
+    );
+    let s = balanced(&t);
+    assert_eq!(s.idle, 0, "{s}");
+}
+
+/// close_notify alone (TCP left open) ends a close-delimited body too.
+#[test]
+fn close_notify_without_fin_ends_a_close_delimited_body() {
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = url(&server, "localhost");
+    let done = Signal::new();
+    run(
+        async {
+            let mut tls = accept(&server, &config).await.unwrap();
+            assert!(read_head(&mut tls).await);
+            tls.write_all(b"HTTP/1.1 200 OK\r\n\r\nbody").await.unwrap();
+            tls.get_mut().1.send_close_notify();
+            tls.flush().await.unwrap();
+            done.wait().await;
+        },
+        async {
+            let r = roundtrip::net::sleep(Duration::from_secs(5))
+                .race_fetch(&t, &url)
+                .await;
+            done.fire();
+            assert_eq!(r.as_deref(), Some("body"));
+        },
+    );
+}
+
+trait RaceFetch {
+    async fn race_fetch(self, t: &Transport, url: &str) -> Option<String>;
+}
+
+impl RaceFetch for roundtrip::net::Sleep {
+    async fn race_fetch(self, t: &Transport, url: &str) -> Option<String> {
+        use futures_lite::FutureExt;
+        async { Some(fetch(t, url).await.1) }
+            .or(async {
+                self.await;
+                None
+            })
+            .await
+    }
+}
+
+/// The server refreshes its keys (TLS 1.3 KeyUpdate, update requested) between requests and
+/// in the middle of a response body; the connection keeps working and is reused.
+#[test]
+fn key_updates_from_the_server() {
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = url(&server, "localhost");
+    run(
+        async {
+            let mut tls = accept(&server, &config).await.unwrap();
+            assert!(read_head(&mut tls).await);
+            respond(&mut tls, "one").await;
+            // While idle.
+            tls.get_mut().1.refresh_traffic_keys().unwrap();
+            tls.flush().await.unwrap();
+            assert!(
+                read_head(&mut tls).await,
+                "second request, under the new keys"
+            );
+            // In the middle of a body.
+            tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\ntwo")
+                .await
+                .unwrap();
+            tls.flush().await.unwrap();
+            tls.get_mut().1.refresh_traffic_keys().unwrap();
+            tls.write_all(b"TWO").await.unwrap();
+            tls.flush().await.unwrap();
+            assert!(read_head(&mut tls).await, "third request");
+            respond(&mut tls, "three").await;
+            assert!(!read_head(&mut tls).await);
+        },
+        async {
+            assert_eq!(fetch(&t, &url).await.1, "one");
+            roundtrip::net::sleep(Duration::from_millis(50)).await;
+            assert_eq!(fetch(&t, &url).await.1, "twoTWO");
+            assert_eq!(fetch(&t, &url).await.1, "three");
+            t.close_idle_connections();
+        },
+    );
+    let s = balanced(&t);
+    assert_eq!((s.dials, s.reuses), (1, 2), "{s}");
+}
+
+/// TLS 1.2 only server: handshake, reuse, resumption.
+#[test]
+fn tls12_server() {
+    let ca = Ca::new("a");
+    let (chain, key) = ca.issue(&["localhost"], false);
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = Arc::new(config);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = url(&server, "localhost");
+    run(
+        async {
+            serve(&server, &config, 2).await;
+            serve(&server, &config, 1).await;
+        },
+        async {
+            assert_eq!(fetch(&t, &url).await.1, "reply 0");
+            assert_eq!(fetch(&t, &url).await.1, "reply 1");
+            t.close_idle_connections();
+            assert_eq!(fetch(&t, &url).await.1, "reply 0");
+            t.close_idle_connections();
+        },
+    );
+    let s = balanced(&t);
+    assert_eq!(
+        (s.dials, s.tls_handshakes, s.tls_resumptions),
+        (2, 2, 1),
+        "{s}"
+    );
+}
+
+/// An IPv6 literal: no SNI, verified against the certificate's IP addresses.
+#[test]
+fn an_ipv6_literal() {
+    let Ok(listener) = roundtrip::net::TcpListener::bind("[::1]:0".parse().unwrap()) else {
+        skip("review_an_ipv6_literal", "no IPv6 loopback");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["::1"], false), &["http/1.1"]);
+    let t = trusting(&ca);
+    run(
+        async {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut tls = TlsAcceptor::from(config.clone()).accept(tcp).await.unwrap();
+            assert_eq!(tls.get_ref().1.server_name(), None, "no SNI for an IP");
+            assert!(read_head(&mut tls).await);
+            respond(&mut tls, "v6").await;
+        },
+        async {
+            let url = format!("https://[::1]:{port}/");
+            assert_eq!(fetch(&t, &url).await.1, "v6");
+            t.close_idle_connections();
+        },
+    );
+}
+
+#[test]
+fn garbage_der_in_a_pem_is_refused() {
+    let pem = b"-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+    let err = Transport::builder().add_root_certificates(pem).unwrap_err();
+    assert!(matches!(err, roundtrip::Error::TlsConfig { .. }), "{err}");
+    // A key-only PEM has no certificate.
+    let ca = Ca::new("a");
+    let (_, key) = ca.issue_pem(&["x"]);
+    let err = Transport::builder()
+        .add_root_certificates(key.as_bytes())
+        .unwrap_err();
+    assert!(matches!(err, roundtrip::Error::TlsConfig { .. }), "{err}");
+}
+
+/// The server answers a large upload early (413, `Connection: close`) after reading only the
+/// head, then closes its socket with the upload unread (a reset). Over TCP the caller gets
+/// the 413; over TLS it must too.
+fn early_answer_then_reset(over_tls: bool, pause: Duration) -> Result<u16, String> {
+    const UPLOAD: u64 = 64 << 20;
+    const ANSWER: &[u8] =
+        b"HTTP/1.1 413 Content Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = if over_tls {
+        url(&server, "localhost")
+    } else {
+        format!("http://localhost:{}/", server.addr.port())
+    };
+    run(
+        async {
+            if over_tls {
+                let mut tls = accept(&server, &config).await.unwrap();
+                assert!(read_head(&mut tls).await);
+                tls.write_all(ANSWER).await.unwrap();
+                tls.flush().await.unwrap();
+                roundtrip::net::sleep(pause).await;
+                drop(tls); // unread upload in the socket: RST
+            } else {
+                let mut peer = server.accept().await;
+                assert!(peer.read_head().await.is_some());
+                peer.write(ANSWER).await;
+                roundtrip::net::sleep(pause).await;
+                drop(peer);
+            }
+        },
+        async {
+            let body = roundtrip::Body::from_reader(
+                futures_lite::io::repeat(b'x').take(UPLOAD),
+                Some(UPLOAD),
+            );
+            let req = http::Request::post(&url).body(body).unwrap();
+            match t.round_trip(req).await {
+                Ok(resp) => Ok(resp.status().as_u16()),
+                Err(e) => Err(format!("{e} (phase {:?})", e.phase())),
+            }
+        },
+    )
+}
+
+#[test]
+fn an_early_answer_then_reset_over_tcp() {
+    for ms in [0, 1, 5, 200] {
+        assert_eq!(
+            early_answer_then_reset(false, Duration::from_millis(ms)),
+            Ok(413),
+            "{ms} ms"
+        );
+    }
+}
+
+#[test]
+fn an_early_answer_then_reset_over_tls() {
+    for ms in [0, 1, 5, 200] {
+        assert_eq!(
+            early_answer_then_reset(true, Duration::from_millis(ms)),
+            Ok(413),
+            "{ms} ms"
+        );
+    }
+}
+
+/// An 8 MiB download (for counting reads: `strace -f -c -e trace=read,recvfrom`).
+#[test]
+fn a_large_download() {
+    const LEN: usize = 8 << 20;
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = url(&server, "localhost");
+    let body = pattern(LEN);
+    run(
+        async {
+            let mut tls = accept(&server, &config).await.unwrap();
+            assert!(read_head(&mut tls).await);
+            tls.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {LEN}\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            tls.write_all(&body).await.unwrap();
+            tls.flush().await.unwrap();
+            assert!(!read_head(&mut tls).await);
+        },
+        async {
+            let mut resp = t.round_trip(get(&url)).await.unwrap();
+            let got = resp.body_mut().bytes().await.unwrap();
+            assert_eq!(got.len(), LEN);
+            t.close_idle_connections();
+        },
+    );
+}
+
+#[test]
+fn server_names() {
+    use futures_rustls::rustls::pki_types::ServerName;
+    for h in [
+        "::1",
+        "::1%25lo",
+        "fe80::1%eth0",
+        "localhost.",
+        "127.1",
+        "my_host.example",
+        "1.2.3",
+    ] {
+        eprintln!("{h:?} -> {:?}", ServerName::try_from(h));
+    }
+}

@@ -2,10 +2,10 @@
 //!
 //! The connection layer never names a socket type. It works over [`Stream`]: `AsyncRead` and
 //! `AsyncWrite` in their `poll_*` form, plus the few things a pooled HTTP/1.1 client needs that
-//! those traits cannot say. Today [`TcpStream`] (both net backends) implements it, and so does
-//! the in-memory scripted stream that the exchange, retry and waiter unit tests run over
-//! (`conn::scripted`, tests only). [`Io`] holds whichever a connection uses. A TLS stream and a proxy tunnel are the next two: each wraps
-//! another `Stream` and keeps these promises.
+//! those traits cannot say. [`TcpStream`] (both net backends) implements it, and so do the TLS
+//! stream (`conn::tls`, feature `tls`, over a `TcpStream`) and the in-memory scripted stream
+//! that the exchange, retry and waiter unit tests run over (`conn::scripted`, tests only).
+//! [`Io`] holds whichever a connection uses. A proxy tunnel would be the next.
 //!
 //! Contract, for every implementation:
 //! - `poll_read` with a non-empty buffer returning `Ok(0)` means end of stream, and only that;
@@ -42,9 +42,8 @@ pub(crate) trait Stream {
     /// whose empty read costs more than a readiness wait (WASI) waits before its next read.
     fn wait_before_next_read(&mut self);
 
-    // Half-close and the addresses are part of the seam for the streams that wrap another
-    // (TLS sends `close_notify` on half-close and reports the inner addresses); nothing in
-    // the plain-TCP client calls them yet.
+    // Half-close and the addresses are part of the seam (TLS sends `close_notify` on
+    // half-close and reports the socket's addresses); nothing in the client calls them yet.
 
     /// Half-close: no more writes; reading goes on.
     #[allow(dead_code)]

@@ -2,8 +2,10 @@
 //! [`TcpStream`], on both targets, keeping what the connection layer needs of a [`Stream`]:
 //!
 //! - `poll_read` decrypts; it first pushes out TLS records still waiting to be written (the
-//!   request's last records, a key update), so a request whose tail could not be written at
-//!   once is never left behind while the exchange waits for its response.
+//!   request's last records), so a request whose tail could not be written at once is never
+//!   left behind while the exchange waits for its response. A failure to send them is not a
+//!   read error (the server may have answered, then reset the connection): the write side
+//!   reports it, and the response is still read.
 //! - `poll_write` encrypts into rustls's buffer and writes what the socket takes now.
 //! - `start_flush` writes what it can without waiting, then starts the socket's flush.
 //! - `try_read_now`, the idle probe, decrypts whatever arrived: session tickets and other
@@ -12,7 +14,9 @@
 //! - `shutdown_write` sends `close_notify`.
 //!
 //! rustls's blocking-style API is bridged with adapters that turn `Pending` into
-//! `WouldBlock`; a waker is registered whenever `WouldBlock` comes from the socket.
+//! `WouldBlock`; a waker is registered whenever `WouldBlock` comes from the socket, except in
+//! `start_flush`, which has no context (a no-op waker; the exchange's next `poll_read`
+//! registers the real one), and in the probe, which never registers one.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -29,6 +33,9 @@ use crate::net::TcpStream;
 pub(crate) struct TlsStream {
     tcp: TcpStream,
     tls: ClientConnection,
+    /// A write to the socket failed. rustls keeps the records it could not send; reads no
+    /// longer try to send them (the write side has the error to report).
+    send_failed: bool,
 }
 
 impl TlsStream {
@@ -40,7 +47,11 @@ impl TlsStream {
         name: ServerName<'static>,
     ) -> io::Result<TlsStream> {
         let tls = ClientConnection::new(config, name).map_err(tls_error)?;
-        let mut stream = TlsStream { tcp, tls };
+        let mut stream = TlsStream {
+            tcp,
+            tls,
+            send_failed: false,
+        };
         futures_lite::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
         match stream.tls.alpn_protocol() {
             None | Some(b"http/1.1") => Ok(stream),
@@ -82,11 +93,12 @@ impl TlsStream {
 
     /// Writes queued TLS records until rustls has none or the socket takes no more. With
     /// `flush`, starts the socket's flush for what was written (without waiting for it):
-    /// records the stream writes on its own (the handshake, alerts, a key update, a tail
-    /// pushed out by a read) must reach the server even if nothing flushes after them (WASI
-    /// promises delivery only after a flush). `poll_write` passes false: the write task
-    /// flushes once, at the end of the request, and a flush per write would make each next
-    /// write wait for the previous flush to complete.
+    /// records the stream writes on its own (the handshake, alerts, a tail pushed out by a
+    /// read) must reach the server even if nothing flushes after them (WASI promises
+    /// delivery only after a flush). A key-update reply is not among them: rustls sends it
+    /// ahead of our next record. `poll_write` passes false: the write task flushes once, at
+    /// the end of the request, and a flush per write would make each next write wait for the
+    /// previous flush to complete.
     fn poll_send(&mut self, cx: &mut Context<'_>, flush: bool) -> Poll<io::Result<()>> {
         let mut wrote = false;
         let result = loop {
@@ -98,9 +110,17 @@ impl TlsStream {
                 cx,
             };
             match self.tls.write_tls(&mut socket) {
+                // A socket that takes nothing would make this loop spin.
+                Ok(0) => {
+                    self.send_failed = true;
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
                 Ok(_) => wrote = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Poll::Pending,
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(e) => {
+                    self.send_failed = true;
+                    return Poll::Ready(Err(e));
+                }
             }
         };
         if wrote && flush {
@@ -135,8 +155,11 @@ impl TlsStream {
 impl Stream for TlsStream {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         // Records still to send go first (their wake-up is registered if the socket is full).
-        if let Poll::Ready(Err(e)) = self.poll_send(cx, true) {
-            return Poll::Ready(Err(e));
+        // Failing to send them is not a read error: a server may answer and then reset the
+        // connection before it has read the whole request, and its answer is still to be read
+        // (as over plain TCP). The write task reports the failure; sending is not retried.
+        if !self.send_failed {
+            let _ = self.poll_send(cx, true);
         }
         loop {
             match self.tls.reader().read(buf) {
@@ -176,6 +199,10 @@ impl Stream for TlsStream {
     }
 
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if self.send_failed {
+            // Records of the last request never left: the connection cannot be reused.
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
         loop {
             match self.tls.reader().read(buf) {
                 Ok(n) => return Ok(Some(n)),

@@ -121,7 +121,10 @@ impl TransportBuilder {
         self
     }
 
-    /// Limit on establishing a connection (name lookup plus TCP connect). Default 30 s.
+    /// Limit on establishing a connection: name lookup, TCP connect and, for `https`, the TLS
+    /// handshake (a server that accepts but never answers the ClientHello ends in
+    /// [`Error::ConnectTimeout`](crate::Error::ConnectTimeout)). `None`: no limit, not even on
+    /// the handshake. Default 30 s.
     pub fn connect_timeout(mut self, t: Option<Duration>) -> Self {
         self.config.connect_timeout = t;
         self

@@ -62,8 +62,22 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
+/// *ring*, with its cipher suites in preference order. In wasm there is no AES hardware, so
+/// ChaCha20-Poly1305, fast in software, is offered first there (servers that follow the
+/// client's order, as nginx does by default, then use it); natively AES-GCM stays first.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(ring::default_provider())
+    let mut provider = ring::default_provider();
+    if cfg!(target_arch = "wasm32") {
+        provider.cipher_suites.sort_by_key(|suite| {
+            !matches!(
+                suite.suite(),
+                rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+                    | rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                    | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+            )
+        });
+    }
+    Arc::new(provider)
 }
 
 /// Every certificate in `pem` (at least one).
@@ -180,5 +194,18 @@ impl ServerCertVerifier for AcceptAnything {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In wasm (no AES hardware) ChaCha20-Poly1305 is offered first; natively AES-GCM is.
+    #[test]
+    fn cipher_suite_order_follows_the_hardware() {
+        let first = provider().cipher_suites[0].suite();
+        let chacha = first == rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256;
+        assert_eq!(chacha, cfg!(target_arch = "wasm32"), "{first:?}");
     }
 }
