@@ -199,15 +199,20 @@ impl Error {
         matches!(self, Error::Tls { .. })
     }
 
-    /// rustls's error, when the TLS handshake failed on one (the certificate problem, the
-    /// server's alert, …).
+    /// rustls's error, when TLS failed on one: in the handshake ([`Error::Tls`]: the
+    /// certificate problem, the server's alert, …) or later, while writing the request or
+    /// reading the response (an alert mid-response, a record that does not decrypt; a TLS 1.3
+    /// server refusing a client certificate answers so after the handshake).
     #[cfg(all(
         feature = "tls",
         not(all(target_arch = "wasm32", target_os = "unknown"))
     ))]
     pub fn tls_error(&self) -> Option<&rustls::Error> {
         match self {
-            Error::Tls { source, .. } => source.get_ref()?.downcast_ref::<rustls::Error>(),
+            Error::Tls { source, .. }
+            | Error::Write { source }
+            | Error::ReadHead { source }
+            | Error::ReadBody { source } => source.get_ref()?.downcast_ref::<rustls::Error>(),
             _ => None,
         }
     }

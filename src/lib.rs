@@ -118,6 +118,13 @@ pub use error::{Error, Phase};
 /// The `http` crate roundtrip's requests and responses are made of, re-exported so that a
 /// user's `http` types always match.
 pub use http;
+/// The `rustls` that [`Error::tls_error`] returns errors of (feature `tls`), re-exported so
+/// that a user names the same version.
+#[cfg(all(
+    feature = "tls",
+    not(all(target_arch = "wasm32", target_os = "unknown"))
+))]
+pub use rustls;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use stats::{ConnectionInfo, PoolStats};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
