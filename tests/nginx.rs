@@ -46,14 +46,10 @@ fn one_connection_with(t: &Transport, requests: u64, handshakes: u64) {
     assert_stats(t, &want, "after the requests");
 }
 
-/// 100 sequential requests use exactly one TCP connection: nginx reports its connection
-/// serial number (`$connection`) in a response header, and it never changes.
-#[test]
-fn hundred_requests_one_connection() {
-    let Some(base) = nginx("hundred_requests_one_connection") else {
-        return;
-    };
-    let t = Transport::new();
+/// 100 sequential GETs of `base`/hello.txt, every body checked, all on one connection: nginx
+/// reports its connection serial number (`$connection`) in a response header, and it never
+/// changes.
+fn hundred_gets(t: &Transport, base: &str) {
     roundtrip::net::block_on(async {
         let mut first = None;
         for _ in 0..100 {
@@ -67,6 +63,16 @@ fn hundred_requests_one_connection() {
             assert_eq!(resp.body_mut().text().await.unwrap(), "hello from nginx\n");
         }
     });
+}
+
+/// 100 sequential requests use exactly one TCP connection.
+#[test]
+fn hundred_requests_one_connection() {
+    let Some(base) = nginx("hundred_requests_one_connection") else {
+        return;
+    };
+    let t = Transport::new();
+    hundred_gets(&t, &base);
     one_connection(&t, 100);
 }
 
@@ -191,18 +197,6 @@ fn hundred_https_requests_one_connection() {
         .add_root_certificates(ca.as_bytes())
         .unwrap()
         .build();
-    roundtrip::net::block_on(async {
-        let mut first = None;
-        for _ in 0..100 {
-            let mut resp = t
-                .round_trip(get(&format!("{base}/hello.txt")))
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
-            let conn = resp.headers()["x-connection"].to_str().unwrap().to_string();
-            assert_eq!(*first.get_or_insert_with(|| conn.clone()), conn);
-            assert_eq!(resp.body_mut().text().await.unwrap(), "hello from nginx\n");
-        }
-    });
+    hundred_gets(&t, &base);
     one_connection_with(&t, 100, 1);
 }
