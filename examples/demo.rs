@@ -1,19 +1,21 @@
 //! `demo`: the `get` example plus an embedded HTTP/1.1 server, natively and as a
 //! wasm32-wasip2 component. Without a URL it starts the server on a loopback port and fetches
-//! from it; with one it is exactly `get`. `scripts/demo.sh` runs it.
+//! from it; with one it is exactly `get`. With `--tls` the embedded server speaks https, with
+//! a certificate for 127.0.0.1 made at start (rcgen), which the client trusts. `scripts/demo.sh`
+//! runs it.
 //!
 //! ```text
-//! demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q]
-//! cargo run --example demo -- -n 3 --stats
+//! demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q] [--tls]
+//! cargo run --example demo -- -n 3 --stats --tls
 //! ```
 
 use std::process::ExitCode;
 
 use futures_lite::future;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use roundtrip::codec::body::BodyDecoder;
 use roundtrip::codec::response::Framing;
-use roundtrip::net::{TcpListener, TcpStream};
+use roundtrip::net::TcpListener;
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
             return usage();
         }
     };
+    let mut args = args;
     roundtrip::net::block_on(async {
         match args.url.clone() {
             Some(url) => client(&args, &url).await,
@@ -41,11 +44,20 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
-                let url = format!("http://{}/demo", listener.local_addr().unwrap());
+                let addr = listener.local_addr().unwrap();
+                let tls = match tls::server(&mut args) {
+                    Ok(tls) => tls,
+                    Err(e) => {
+                        eprintln!("demo: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let url = format!("{scheme}://{addr}/demo");
                 eprintln!("* no URL given: serving {url} from an embedded server");
                 // The server runs beside the client on this thread until the client is done.
                 future::or(client(&args, &url), async {
-                    serve(listener).await;
+                    serve(listener, tls).await;
                     ExitCode::FAILURE
                 })
                 .await
@@ -54,20 +66,86 @@ fn main() -> ExitCode {
     })
 }
 
-/// The embedded demo server: HTTP/1.1 keep-alive, one connection at a time, replies with a
-/// short text naming the request and its sequence number on the connection.
-async fn serve(listener: TcpListener) {
+/// The embedded demo server: HTTP/1.1 keep-alive (over TLS with `tls`), one connection at a
+/// time, replies with a short text naming the request and its sequence number on the
+/// connection.
+async fn serve(listener: TcpListener, tls: Option<tls::Acceptor>) {
     let mut conn_no = 0;
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
         conn_no += 1;
-        serve_conn(stream, conn_no).await;
+        match &tls {
+            None => serve_conn(stream, conn_no).await,
+            Some(acceptor) => {
+                if let Some(stream) = tls::accept(acceptor, stream).await {
+                    serve_conn(stream, conn_no).await;
+                }
+            }
+        }
     }
 }
 
-async fn serve_conn(mut stream: TcpStream, conn_no: u32) {
+/// TLS for the embedded server (feature `tls`): a certificate for 127.0.0.1 made at start,
+/// trusted by the client.
+#[cfg(feature = "tls")]
+mod tls {
+    use std::sync::Arc;
+
+    use futures_rustls::rustls::{self, pki_types::PrivateKeyDer};
+    use roundtrip::net::TcpStream;
+
+    pub type Acceptor = futures_rustls::TlsAcceptor;
+
+    /// With `--tls`: a fresh certificate, trusted by `args`' client, and its acceptor.
+    pub fn server(args: &mut super::cli::Args) -> Result<Option<Acceptor>, String> {
+        if !args.tls {
+            return Ok(None);
+        }
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+            .map_err(|e| format!("certificate: {e}"))?;
+        let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| {
+                b.with_no_client_auth()
+                    .with_single_cert(vec![cert.cert.der().clone()], key)
+            })
+            .map_err(|e| format!("TLS server: {e}"))?;
+        args.ca_pem = Some(cert.cert.pem());
+        Ok(Some(Acceptor::from(Arc::new(config))))
+    }
+
+    pub async fn accept(
+        acceptor: &Acceptor,
+        stream: TcpStream,
+    ) -> Option<futures_rustls::server::TlsStream<TcpStream>> {
+        acceptor.accept(stream).await.ok()
+    }
+}
+
+/// Without the `tls` feature `--tls` is refused.
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use roundtrip::net::TcpStream;
+
+    pub enum Acceptor {}
+
+    pub fn server(args: &mut super::cli::Args) -> Result<Option<Acceptor>, String> {
+        match args.tls {
+            true => Err("--tls needs roundtrip's `tls` feature".into()),
+            false => Ok(None),
+        }
+    }
+
+    pub async fn accept(acceptor: &Acceptor, _: TcpStream) -> Option<TcpStream> {
+        match *acceptor {}
+    }
+}
+
+async fn serve_conn(mut stream: impl AsyncRead + AsyncWrite + Unpin, conn_no: u32) {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 8192];
     let mut served = 0;

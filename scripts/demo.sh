@@ -2,7 +2,9 @@
 # The demo: roundtrip's `demo` example (`get` plus an embedded server) as a wasm32-wasip2
 # component under wasmtime, then natively. Without a URL it fetches three times from the
 # embedded server over one pooled connection and prints the pool statistics. Extra arguments
-# go to it (see examples/get.rs: URL, -n N, -X METHOD, -H 'Name: value', -d DATA, --stats, -q).
+# go to it (see examples/get.rs: URL, -n N, -X METHOD, -H 'Name: value', -d DATA, --stats, -q,
+# --cacert FILE, -k; and --tls: the embedded server speaks https with a certificate made at
+# start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

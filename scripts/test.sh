@@ -67,12 +67,15 @@ check_one_connection "native https" "$ROUNDTRIP_NGINX_TLS_URL" \
 check_one_connection "wasm32-wasip2 https" "$ROUNDTRIP_NGINX_TLS_URL" \
     "${wasm_get[@]}" --cacert /tls/ca.pem
 
-step "the demo (embedded server, no URL): 3 requests over one connection, on both targets"
+step "the demo (embedded server, no URL): 3 requests over one connection, http and https, on both targets"
 check_demo() {
     local label=$1; shift
     local out
     out=$("$@" -n 3 --stats 2>&1) || { echo "$out"; return 1; }
     echo "$out" | grep -q "request 3 on connection 1" || { echo "$out"; return 1; }
+    if [[ " $* " == *" --tls "* ]]; then
+        echo "$out" | grep -q "tls_handshakes=1 " || { echo "$out"; return 1; }
+    fi
     echo "$label: ok"
 }
 cargo build -q --release --example demo
@@ -80,6 +83,10 @@ cargo build -q --release --example demo --target wasm32-wasip2
 check_demo native target/release/examples/demo
 check_demo wasm32-wasip2 wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y \
     target/wasm32-wasip2/release/examples/demo.wasm
+# The same over https: the embedded server's certificate is made at start and trusted.
+check_demo "native https" target/release/examples/demo --tls
+check_demo "wasm32-wasip2 https" wasmtime run -S inherit-network=y -S allow-ip-name-lookup=y \
+    target/wasm32-wasip2/release/examples/demo.wasm --tls
 
 step "benchmark smoke pass (bench/run.sh --smoke: every contender builds and runs)"
 bench/run.sh --smoke

@@ -19,13 +19,17 @@ pub struct Args {
     pub cacert: Option<String>,
     /// `-k` / `--insecure`: accept any server certificate.
     pub insecure: bool,
+    /// `--tls` (demo only): the embedded server speaks https.
+    pub tls: bool,
+    /// A root certificate to trust, as PEM (the demo's embedded server's).
+    pub ca_pem: Option<String>,
 }
 
 /// Prints the usage line; exit status 2.
 pub fn usage() -> ExitCode {
     eprintln!(
         "usage: get|demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q] \
-         [--cacert FILE] [-k|--insecure]"
+         [--cacert FILE] [-k|--insecure] [--tls (demo)]"
     );
     ExitCode::from(2)
 }
@@ -42,6 +46,8 @@ pub fn parse_args() -> Result<Args, String> {
         quiet: false,
         cacert: None,
         insecure: false,
+        tls: false,
+        ca_pem: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -62,6 +68,7 @@ pub fn parse_args() -> Result<Args, String> {
             "-q" => args.quiet = true,
             "--cacert" => args.cacert = Some(value("--cacert")?),
             "-k" | "--insecure" => args.insecure = true,
+            "--tls" => args.tls = true,
             "-h" | "--help" => return Err(String::new()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
             _ => args.url = Some(arg),
@@ -80,13 +87,16 @@ fn transport(args: &Args) -> Result<Transport, roundtrip::Error> {
     if let Some(file) = &args.cacert {
         builder = builder.root_certificates_file(file)?;
     }
+    if let Some(pem) = &args.ca_pem {
+        builder = builder.add_root_certificates(pem.as_bytes())?;
+    }
     Ok(builder.danger_accept_invalid_certs(args.insecure).build())
 }
 
 /// Without the `tls` feature the TLS options are refused.
 #[cfg(not(feature = "tls"))]
 fn transport(args: &Args) -> Result<Transport, roundtrip::Error> {
-    if args.cacert.is_some() || args.insecure {
+    if args.cacert.is_some() || args.insecure || args.ca_pem.is_some() {
         return Err(roundtrip::Error::TlsConfig {
             reason: "--cacert and -k need roundtrip's `tls` feature".into(),
         });
