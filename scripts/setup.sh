@@ -2,7 +2,7 @@
 # Installs what roundtrip's demo and tests need on a fresh Debian machine with Rust (rustup):
 #   scripts/setup.sh          the wasm32-wasip2 target, wasmtime, and clang (ring, behind the
 #                             default `tls` feature, compiles C for wasm32 with it)
-#   scripts/setup.sh nginx    ... and nginx (for the interop tests), and for the codec's
+#   scripts/setup.sh nginx    ... and nginx and openssl (for the interop tests), and for the codec's
 #                             browser-target tests: the wasm32-unknown-unknown target,
 #                             wasm-bindgen-test-runner (matching Cargo.lock) and node
 # Idempotent: each step is skipped when already done.
@@ -66,4 +66,10 @@ if [ "${1:-}" = nginx ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbi
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nginx-light >/dev/null 2>&1 \
         || DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nginx
+fi
+
+# The https interop: scripts/nginx.sh makes a throwaway CA with the openssl CLI.
+if [ "${1:-}" = nginx ] && ! command -v openssl >/dev/null 2>&1; then
+    echo "installing openssl from apt (the test CA for nginx's https port)" >&2
+    apt_install openssl
 fi
