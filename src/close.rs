@@ -49,7 +49,8 @@ pub enum CloseReason {
     AmbiguousFraming,
     /// The response answered before the request body was completely written.
     EarlyResponse,
-    /// The server violated HTTP/1.1 framing or sent an unparsable response.
+    /// The server violated HTTP/1.1 framing or sent an unparsable response (a body whose
+    /// `Content-Encoding` does not decode included).
     ProtocolError,
     /// A timeout (response header timeout) expired while the exchange was in flight.
     Timeout,

@@ -151,6 +151,18 @@ pub enum Error {
     /// an earlier read.
     #[error("read response body: the body already failed (reported by an earlier read)")]
     BodyAlreadyFailed,
+    /// The response body's content coding did not decode: corrupt, truncated, or a checksum
+    /// that does not match (feature `decompress`). If the body's framing was not over yet, the
+    /// connection was closed (counted as a protocol error); if it was, the connection was
+    /// already back in the pool, as its framing was intact.
+    #[cfg(feature = "decompress")]
+    #[error("read response body: {encoding} decoding: {source}")]
+    Decompress {
+        /// The coding that failed to decode.
+        encoding: crate::decompress::ContentEncoding,
+        /// What was wrong.
+        source: crate::decompress::DecompressError,
+    },
 }
 
 impl Error {
@@ -167,6 +179,8 @@ impl Error {
                 Phase::ReadBody
             }
             Error::Protocol { phase, .. } => *phase,
+            #[cfg(feature = "decompress")]
+            Error::Decompress { .. } => Phase::ReadBody,
         }
     }
 
@@ -248,6 +262,8 @@ impl Error {
         let kind = match &self {
             Error::ReadBody { source } => source.kind(),
             Error::Protocol { .. } | Error::BodyTooLarge { .. } => io::ErrorKind::InvalidData,
+            #[cfg(feature = "decompress")]
+            Error::Decompress { .. } => io::ErrorKind::InvalidData,
             _ if self.is_timeout() => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::Other,
         };

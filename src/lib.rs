@@ -98,6 +98,8 @@ pub mod close;
 pub mod codec;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod conn;
+#[cfg(feature = "decompress")]
+mod decompress;
 pub mod error;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fxhash;
@@ -114,6 +116,8 @@ mod transport;
 pub use body::Body;
 pub use close::CloseReason;
 pub use codec::error::{ProtocolError, RequestError};
+#[cfg(feature = "decompress")]
+pub use decompress::{ContentEncoding, DecompressError, Decompressed};
 pub use error::{Error, Phase};
 /// The `http` crate roundtrip's requests and responses are made of, re-exported so that a
 /// user's `http` types always match.

@@ -40,7 +40,7 @@ fn streamed_request_body_of_unknown_length_is_chunked() {
     Script::new()
         .server([conn([
             read_decoded(
-                "PUT /upload HTTP/1.1\r\nhost: {host}\r\ntransfer-encoding: chunked\r\n\r\n",
+                &format!("PUT /upload HTTP/1.1\r\nhost: {{host}}\r\ntransfer-encoding: chunked\r\n{AE}\r\n"),
                 payload,
             ),
             write(ok("stored")),
@@ -62,8 +62,9 @@ fn streamed_request_body_of_unknown_length_is_chunked() {
 
 #[test]
 fn sized_request_bodies_send_content_length() {
-    let post =
-        |len: usize| format!("POST / HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: {len}\r\n\r\n");
+    let post = |len: usize| {
+        format!("POST / HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: {len}\r\n{AE}\r\n")
+    };
     let big = vec![b'x'; 100_000];
     Script::new()
         .server([conn([
@@ -101,7 +102,8 @@ fn sized_request_bodies_send_content_length() {
 fn request_body_shorter_than_declared_fails_and_closes() {
     Script::new()
         .server([conn([Srv::Eof(
-            b"POST / HTTP/1.1\r\nhost: {host}\r\ncontent-length: 10\r\n\r\nabc".to_vec(),
+            format!("POST / HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: 10\r\n{AE}\r\nabc")
+                .into_bytes(),
         )])])
         .client([Step::Send(
             Req::new(Method::POST, "/")
@@ -227,7 +229,7 @@ fn answered_early(response: &str, req: impl FnOnce(Req) -> Req) {
     let upload = Req::new(Method::POST, "/upload")
         .body_with(|| Body::from_reader(futures_lite::io::repeat(b'x').take(UPLOAD), Some(UPLOAD)));
     let head =
-        format!("POST /upload HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: {UPLOAD}\r\n\r\n");
+        format!("POST /upload HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: {UPLOAD}\r\n{AE}\r\n");
     Script::new()
         .server([conn([
             read_head(&head),

@@ -12,7 +12,9 @@ fn sequential_requests_share_one_connection() {
     for i in 0..10 {
         let reply = format!("reply {i}");
         served.extend([
-            read("GET /hello?x=1 HTTP/1.1\r\nhost: {host}\r\n\r\n"),
+            read(format!(
+                "GET /hello?x=1 HTTP/1.1\r\nhost: {{host}}\r\n{AE}\r\n"
+            )),
             write(ok(&reply)),
         ]);
         // Pooled before the final read returned: idle right away.
@@ -66,7 +68,9 @@ fn response_connection_close_is_not_reused() {
 fn request_connection_close_is_sent_once_and_not_reused() {
     Script::new()
         .server([conn([
-            read("GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"),
+            read(format!(
+                "GET / HTTP/1.1\r\nhost: {{host}}\r\nconnection: close\r\n{AE}\r\n"
+            )),
             write(ok("ok")),
         ])])
         .client([Step::Send(
@@ -83,7 +87,7 @@ fn request_connection_close_is_sent_once_and_not_reused() {
 
 #[test]
 fn disable_keep_alives_adds_connection_close() {
-    let get_close = "GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n";
+    let get_close = &format!("GET / HTTP/1.1\r\nhost: {{host}}\r\nconnection: close\r\n{AE}\r\n");
     Script::new()
         .transport(Transport::builder().disable_keep_alives(true))
         .server([

@@ -30,7 +30,9 @@ fn stale_connection_is_retried_for_get_but_not_post() {
             conn([
                 read(GET),
                 write(ok("2")),
-                read("POST / HTTP/1.1\r\nhost: {host}\r\ncontent-length: 4\r\n\r\ndata"),
+                read(format!(
+                    "POST / HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: 4\r\n{AE}\r\ndata"
+                )),
                 Srv::Close,
             ]),
         ])
@@ -61,7 +63,7 @@ fn stale_connection_is_retried_for_get_but_not_post() {
 fn a_post_with_an_idempotency_key_is_retried() {
     for key in ["idempotency-key", "x-idempotency-key"] {
         let post = format!(
-            "POST / HTTP/1.1\r\nhost: {{host}}\r\n{key}: 7f3a\r\ncontent-length: 4\r\n\r\ndata"
+            "POST / HTTP/1.1\r\nhost: {{host}}\r\n{key}: 7f3a\r\ncontent-length: 4\r\n{AE}\r\ndata"
         );
         Script::new()
             .server([
@@ -117,7 +119,7 @@ fn not_retried(transport: TransportBuilder, sent: &str, req: Req) {
 fn a_post_without_a_key_is_not_retried() {
     not_retried(
         Transport::builder(),
-        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-length: 4\r\n\r\ndata",
+        &format!("POST / HTTP/1.1\r\nhost: {{host}}\r\ncontent-length: 4\r\n{AE}\r\ndata"),
         Req::post("/", "data"),
     );
 }
@@ -127,7 +129,9 @@ fn a_post_without_a_key_is_not_retried() {
 fn a_keyed_post_with_a_streamed_body_is_not_retried() {
     not_retried(
         Transport::builder(),
-        "POST / HTTP/1.1\r\nhost: {host}\r\nidempotency-key: 7f3a\r\ncontent-length: 4\r\n\r\ndata",
+        &format!(
+            "POST / HTTP/1.1\r\nhost: {{host}}\r\nidempotency-key: 7f3a\r\ncontent-length: 4\r\n{AE}\r\ndata"
+        ),
         Req::post("/", "")
             .header("idempotency-key", "7f3a")
             .body_with(|| Body::from_reader(Cursor::new(b"data".to_vec()), Some(4))),

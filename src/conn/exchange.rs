@@ -141,6 +141,9 @@ impl Cause {
     fn of(e: &Error) -> Cause {
         match e {
             Error::Protocol { .. } => Cause::Protocol,
+            // A body that does not decode is the server's bad bytes too.
+            #[cfg(feature = "decompress")]
+            Error::Decompress { .. } => Cause::Protocol,
             Error::ResponseHeaderTimeout { .. } => Cause::Timeout,
             Error::Write { .. } => Cause::Write,
             Error::RequestBody { .. } => Cause::RequestBody,
@@ -282,6 +285,18 @@ impl Exchange {
         let e = self.fail(e);
         if let Reading::Failed { unreported, .. } = &mut self.reading {
             *unreported = Some(e);
+        }
+    }
+
+    /// The body's content did not decode (`Error::Decompress`) while its framing was still
+    /// being read: the exchange ends with that error, as any failure of the body does, and
+    /// `fate` decides on the connection. Once the framing is complete (or failed) there is
+    /// nothing to decide: the connection's fate was already settled.
+    #[cfg(feature = "decompress")]
+    pub(crate) fn fail_content(&mut self, e: Error) -> Error {
+        match self.reading {
+            Reading::Body(_) => self.fail(e),
+            _ => e,
         }
     }
 

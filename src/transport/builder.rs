@@ -31,6 +31,9 @@ pub(crate) struct Config {
     pub(crate) max_response_head_bytes: usize,
     pub(crate) max_collect_bytes: usize,
     pub(crate) retry_stale: bool,
+    /// Ask for and decode `gzip` / `deflate` bodies (feature `decompress`).
+    #[cfg(feature = "decompress")]
+    pub(crate) decompress: bool,
 }
 
 /// Configures a [`Transport`].
@@ -68,6 +71,8 @@ impl Default for TransportBuilder {
                 max_response_head_bytes: DEFAULT_MAX_HEAD_BYTES,
                 max_collect_bytes: DEFAULT_MAX_COLLECT_BYTES,
                 retry_stale: true,
+                #[cfg(feature = "decompress")]
+                decompress: true,
             },
             #[cfg(feature = "tls")]
             tls: super::tls::TlsSettings::default(),
@@ -163,6 +168,24 @@ impl TransportBuilder {
     /// (Go's rule). Default true.
     pub fn retry_stale_connections(mut self, yes: bool) -> Self {
         self.config.retry_stale = yes;
+        self
+    }
+
+    /// Turn off transparent decompression (feature `decompress`; on by default), as Go's
+    /// `DisableCompression`.
+    ///
+    /// When on and the request has no `Accept-Encoding` of the caller's, no `Range`, and is
+    /// not a HEAD, the transport sends `accept-encoding: gzip, deflate` and decodes a response
+    /// whose `Content-Encoding` is `gzip` (or `x-gzip`) or `deflate` (zlib-wrapped or raw)
+    /// while it streams: `Content-Encoding` and `Content-Length` are removed from the
+    /// response, and its extensions hold [`Decompressed`](crate::Decompressed).
+    /// [`max_collect_bytes`](TransportBuilder::max_collect_bytes) then counts decoded bytes.
+    /// A body that does not decode fails with [`Error::Decompress`](crate::Error::Decompress).
+    /// A caller that sets `Accept-Encoding` itself gets the body as it came, headers intact.
+    /// Default false (decompression on).
+    #[cfg(feature = "decompress")]
+    pub fn disable_compression(mut self, yes: bool) -> Self {
+        self.config.decompress = !yes;
         self
     }
 

@@ -150,6 +150,12 @@ impl InFlight {
         exchange.poll_read_body(cx, lease.conn(), buf)
     }
 
+    /// The body's content did not decode: see `Exchange::fail_content`.
+    #[cfg(feature = "decompress")]
+    pub(crate) fn fail_content(&mut self, e: Error) -> Error {
+        self.exchange.fail_content(e)
+    }
+
     /// Whether the exchange is over (complete or failed): time to `finish`.
     pub(crate) fn is_over(&self) -> bool {
         self.exchange.is_done() || self.exchange.is_failed()

@@ -156,9 +156,20 @@ impl Transport {
                 head,
             )
         };
+        let config = &self.shared.config;
+        #[cfg(feature = "decompress")]
+        let decode = config.decompress && wants_decoding(&parts.method, &parts.headers);
+        #[cfg(not(feature = "decompress"))]
+        let decode = false;
+        let write_head = |head: &mut Vec<u8>| {
+            let info = write_head(head)?;
+            if decode {
+                append_field(head, ACCEPT_ENCODING);
+            }
+            Ok::<_, Error>(info)
+        };
         let mut head = Vec::with_capacity(256);
         let info = write_head(&mut head)?;
-        let config = &self.shared.config;
         let limits = Limits {
             max_head: config.max_response_head_bytes,
             header_timeout: config.response_header_timeout,
@@ -189,7 +200,7 @@ impl Transport {
             // of it was a copy).
             let mut in_flight = Box::new(InFlight::new(lease, exchange, resend));
             let error = match poll_fn(|cx| in_flight.poll_head(cx)).await {
-                Ok(resp_head) => return Ok(self.make_response(in_flight, resp_head)),
+                Ok(resp_head) => return Ok(self.make_response(in_flight, resp_head, decode)),
                 Err(e) => e,
             };
             let fate = in_flight.finish();
@@ -205,10 +216,14 @@ impl Transport {
 
     /// Builds the response from its head; a bodiless response releases the connection (to the
     /// pool, when clean) before it is returned.
+    ///
+    /// `decode`: the transport asked for compression; a body in a coding it decodes is then
+    /// decoded (a bodiless response keeps its headers: they describe the representation).
     fn make_response(
         &self,
         mut in_flight: Box<InFlight>,
         head: ResponseHead,
+        decode: bool,
     ) -> Response<ResponseBody> {
         // Complete already (no body, or all of it came with the head). One that failed behind
         // the head goes through the body, whose first read reports the error.
@@ -223,8 +238,61 @@ impl Transport {
         *response.status_mut() = head.status;
         *response.version_mut() = head.version;
         *response.headers_mut() = head.headers;
+        #[cfg(feature = "decompress")]
+        if decode && !response.body().is_end_stream() {
+            start_decoding(&mut response);
+        }
+        #[cfg(not(feature = "decompress"))]
+        let _ = decode;
         response
     }
+}
+
+/// The field the transport adds to ask for compressed bodies.
+#[cfg_attr(not(feature = "decompress"), allow(dead_code))]
+const ACCEPT_ENCODING: &[u8] = b"accept-encoding: gzip, deflate\r\n";
+
+/// Go's rule for asking for compression itself: the caller did not set `Accept-Encoding`,
+/// did not ask for a `Range` (ranges of an encoded representation are not ranges of the
+/// decoded one), and the method is not HEAD (no body to decode).
+#[cfg(feature = "decompress")]
+fn wants_decoding(method: &Method, headers: &HeaderMap) -> bool {
+    *method != Method::HEAD
+        && !headers.contains_key(http::header::ACCEPT_ENCODING)
+        && !headers.contains_key(http::header::RANGE)
+}
+
+/// Decodes the body if `Content-Encoding` names one coding the transport decodes: then that
+/// header and `Content-Length` (the encoded length) are removed and the response is marked
+/// [`Decompressed`](crate::Decompressed). A response without `Content-Encoding` costs one
+/// header lookup here.
+#[cfg(feature = "decompress")]
+fn start_decoding(response: &mut Response<ResponseBody>) {
+    use crate::decompress::{ContentEncoding, Decompressed};
+    let headers = response.headers_mut();
+    let mut values = headers.get_all(http::header::CONTENT_ENCODING).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return;
+    };
+    let Some(encoding) = ContentEncoding::from_field(value.as_bytes()) else {
+        return;
+    };
+    headers.remove(http::header::CONTENT_ENCODING);
+    headers.remove(http::header::CONTENT_LENGTH);
+    response.body_mut().decode(encoding);
+    response.extensions_mut().insert(Decompressed(encoding));
+}
+
+/// Adds `field` (a complete `name: value\r\n` line) to a request head the codec wrote, before
+/// its final empty line.
+#[cfg_attr(not(feature = "decompress"), allow(dead_code))]
+fn append_field(head: &mut Vec<u8>, field: &[u8]) {
+    if !head.ends_with(b"\r\n\r\n") {
+        panic!("internal error: a request head that does not end in an empty line");
+    }
+    head.truncate(head.len() - 2);
+    head.extend_from_slice(field);
+    head.extend_from_slice(b"\r\n");
 }
 
 /// Go's `isReplayable`: safe methods, or an idempotency key.

@@ -36,8 +36,14 @@ pub struct ResponseBody {
     /// Which connection served the response; `None` for [`ResponseBody::empty`]. Set once at
     /// construction.
     connection: Option<ConnectionInfo>,
-    /// The most `bytes` and `text` collect. Set once at construction.
+    /// The most `bytes` and `text` collect (decoded bytes, when decoding). Set once at
+    /// construction.
     collect_limit: usize,
+    /// The content decoder, for a body the transport decodes; `None` otherwise (no cost for
+    /// a body that is not encoded). Set at construction; dropped when the decoded body ends
+    /// or fails. While it is `Some`, `state` is its source of compressed bytes.
+    #[cfg(feature = "decompress")]
+    decoding: Option<Box<crate::decompress::Decoding>>,
 }
 
 enum State {
@@ -58,6 +64,8 @@ impl ResponseBody {
             state: State::Done { trailers: None },
             connection: Some(connection),
             collect_limit: DEFAULT_MAX_COLLECT_BYTES,
+            #[cfg(feature = "decompress")]
+            decoding: None,
         }
     }
 
@@ -67,10 +75,18 @@ impl ResponseBody {
             connection: Some(in_flight.info()),
             state: State::Streaming(in_flight),
             collect_limit,
+            #[cfg(feature = "decompress")]
+            decoding: None,
         };
         // The whole body, or a framing error, may have arrived with the head.
-        body.settle();
+        body.state.settle();
         body
+    }
+
+    /// Decode this body from `encoding` as it is read.
+    #[cfg(feature = "decompress")]
+    pub(crate) fn decode(&mut self, encoding: crate::decompress::ContentEncoding) {
+        self.decoding = Some(crate::decompress::Decoding::new(encoding));
     }
 
     /// An empty body.
@@ -79,6 +95,8 @@ impl ResponseBody {
             state: State::Done { trailers: None },
             connection: None,
             collect_limit: DEFAULT_MAX_COLLECT_BYTES,
+            #[cfg(feature = "decompress")]
+            decoding: None,
         }
     }
 
@@ -103,6 +121,10 @@ impl ResponseBody {
 
     /// Whether the body has been read to its end (its connection is released).
     pub fn is_end_stream(&self) -> bool {
+        #[cfg(feature = "decompress")]
+        if self.decoding.is_some() {
+            return false;
+        }
         matches!(self.state, State::Done { .. })
     }
 
@@ -156,12 +178,21 @@ impl ResponseBody {
             if out.len() > limit {
                 // Closes the connection: the rest of the body is not read.
                 self.state = State::Failed(None);
+                #[cfg(feature = "decompress")]
+                {
+                    self.decoding = None;
+                }
                 return Err(Error::BodyTooLarge { limit });
             }
         }
     }
 
     fn read_size_hint(&self) -> usize {
+        // The decoded size is unknown.
+        #[cfg(feature = "decompress")]
+        if self.decoding.is_some() {
+            return 16 * 1024;
+        }
         match &self.state {
             State::Streaming(s) => s.read_size_hint(),
             _ => 1,
@@ -184,7 +215,32 @@ impl ResponseBody {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<usize, Error>> {
-        let in_flight = match &mut self.state {
+        #[cfg(feature = "decompress")]
+        if let Some(decoding) = &mut self.decoding {
+            let state = &mut self.state;
+            let result = std::task::ready!(
+                decoding.poll_read(cx, buf, |cx, raw| { state.poll_read(cx, raw) })
+            );
+            return Poll::Ready(match result {
+                Ok(0) => {
+                    self.decoding = None;
+                    Ok(0)
+                }
+                Ok(n) => Ok(n),
+                Err(e) => {
+                    self.decoding = None;
+                    Err(self.state.fail_content(e))
+                }
+            });
+        }
+        self.state.poll_read(cx, buf)
+    }
+}
+
+impl State {
+    /// Reads the body's bytes as they come off the connection (before any decoding).
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, Error>> {
+        let in_flight = match self {
             State::Done { .. } => return Poll::Ready(Ok(0)),
             State::Failed(e) => {
                 return Poll::Ready(Err(e.take().unwrap_or(Error::BodyAlreadyFailed)))
@@ -196,10 +252,29 @@ impl ResponseBody {
         result
     }
 
+    /// The content decoder failed with `e`: the body ends with it. If the exchange was still
+    /// reading the body, it fails and its verdict closes the connection; if it was complete,
+    /// its connection was already released, clean.
+    #[cfg(feature = "decompress")]
+    fn fail_content(&mut self, e: Error) -> Error {
+        let e = match self {
+            State::Streaming(in_flight) => {
+                let e = in_flight.fail_content(e);
+                self.settle();
+                e
+            }
+            _ => e,
+        };
+        if matches!(self, State::Done { .. }) {
+            *self = State::Failed(None);
+        }
+        e
+    }
+
     /// If the exchange is over, release its connection now (pooled when clean) and record
     /// how the body ended.
     fn settle(&mut self) {
-        let State::Streaming(in_flight) = &mut self.state else {
+        let State::Streaming(in_flight) = self else {
             return;
         };
         if !in_flight.is_over() {
@@ -209,7 +284,7 @@ impl ResponseBody {
         let unreported = in_flight.take_unreported_error();
         let failed = in_flight.exchange().is_failed();
         in_flight.finish();
-        self.state = if failed {
+        *self = if failed {
             State::Failed(unreported)
         } else {
             State::Done { trailers }
@@ -232,6 +307,8 @@ impl AsyncRead for ResponseBody {
 impl fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
+            #[cfg(feature = "decompress")]
+            _ if self.decoding.is_some() => "decoding",
             State::Done { .. } => "done",
             State::Streaming(_) => "streaming",
             State::Failed(_) => "failed",

@@ -79,7 +79,16 @@ fn transport(builder: TransportBuilder) -> (Transport, Rc<Net>) {
 }
 
 const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+#[cfg(feature = "decompress")]
+const GET_HEAD: &str = "GET / HTTP/1.1\r\nhost: a.test\r\naccept-encoding: gzip, deflate\r\n\r\n";
+#[cfg(not(feature = "decompress"))]
 const GET_HEAD: &str = "GET / HTTP/1.1\r\nhost: a.test\r\n\r\n";
+/// The field the transport adds last (feature `decompress`).
+const AE: &str = if cfg!(feature = "decompress") {
+    "accept-encoding: gzip, deflate\r\n"
+} else {
+    ""
+};
 
 fn get() -> Request<Body> {
     Request::get("http://a.test/").body(Body::empty()).unwrap()
@@ -111,7 +120,7 @@ fn a_post_none_of_whose_bytes_were_written_is_resent() {
         .pending()
         .eof();
     let (_, second) = net.add(false);
-    let head = "POST / HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\n\r\n";
+    let head = format!("POST / HTTP/1.1\r\nhost: a.test\r\ntransfer-encoding: chunked\r\n{AE}\r\n");
     second.reply_after(head.len() + 18, OK);
     let reader = futures_lite::io::Cursor::new(b"the upload".to_vec());
     let post = Request::post("http://a.test/")
@@ -326,7 +335,7 @@ fn budget_edge_flushing_is_not_an_early_response() {
     const M: usize = 2048;
     let body = vec![b'x'; 14 * M];
     let head = format!(
-        "POST / HTTP/1.1\r\nhost: a.test\r\ncontent-length: {}\r\n\r\n",
+        "POST / HTTP/1.1\r\nhost: a.test\r\ncontent-length: {}\r\n{AE}\r\n",
         body.len()
     );
     assert!(head.len() <= M);

@@ -52,8 +52,19 @@ use roundtrip::{Body, CloseReason, Error, PoolStats, Transport, TransportBuilder
 
 use super::{join, RawRequest, Server};
 
-/// `GET /` as the transport writes it.
+/// `GET /` as the transport writes it (asking for compressed bodies: feature `decompress`).
+#[cfg(feature = "decompress")]
+pub const GET: &str = "GET / HTTP/1.1\r\nhost: {host}\r\naccept-encoding: gzip, deflate\r\n\r\n";
+#[cfg(not(feature = "decompress"))]
 pub const GET: &str = "GET / HTTP/1.1\r\nhost: {host}\r\n\r\n";
+
+/// The field the transport adds last to a request head, unless the caller set its own
+/// `Accept-Encoding` or it is a HEAD (feature `decompress`; empty without it).
+pub const AE: &str = if cfg!(feature = "decompress") {
+    "accept-encoding: gzip, deflate\r\n"
+} else {
+    ""
+};
 
 /// A `200 OK` response with `body` and its `content-length`.
 pub fn ok(body: &str) -> Vec<u8> {
