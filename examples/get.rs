@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! get URL [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q]
-//!     [--cacert FILE] [-k|--insecure]
+//!     [--cacert FILE] [-k|--insecure] [--raw|--compressed]
 //! ```
 //!
 //! Prints each response's status line and headers to stderr and its body to stdout. `-n N`
@@ -11,7 +11,9 @@
 //! is the same with an embedded server for when there is no URL; `get` carries no server, so
 //! its component size is that of a client. `https://` URLs trust Mozilla's roots, plus those
 //! in `--cacert FILE` (as a component, FILE must be inside a directory given to wasmtime with
-//! `--dir`); `-k` accepts any certificate, as curl's does.
+//! `--dir`); `-k` accepts any certificate, as curl's does. gzip and deflate bodies are asked
+//! for and decoded (feature `decompress`), as curl's `--compressed` does; `--raw` turns that
+//! off.
 //!
 //! ```text
 //! cargo run --example get -- -n 3 --stats http://127.0.0.1:8080/

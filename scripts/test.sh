@@ -67,6 +67,12 @@ check_one_connection "native https" "$ROUNDTRIP_NGINX_TLS_URL" \
 check_one_connection "wasm32-wasip2 https" "$ROUNDTRIP_NGINX_TLS_URL" \
     "${wasm_get[@]}" --cacert /tls/ca.pem
 
+step "get decodes nginx's gzip by default, natively and as a component"
+seq 1 20000 > "$nginx_dir/big.want"
+target/release/examples/get -q "$ROUNDTRIP_NGINX_URL/big.txt" 2>/dev/null | cmp - "$nginx_dir/big.want"
+"${wasm_get[@]}" -q "$ROUNDTRIP_NGINX_URL/big.txt" 2>/dev/null | cmp - "$nginx_dir/big.want"
+echo "get: big.txt decoded from gzip on both targets"
+
 step "the demo (embedded server, no URL): 3 requests over one connection, http and https, on both targets"
 check_demo() {
     local label=$1; shift

@@ -56,6 +56,7 @@
 //!
 //! On purpose, and covered by semver: [`Transport`] and [`TransportBuilder`], [`Body`],
 //! [`ResponseBody`], [`Error`] with [`Phase`], [`ProtocolError`] and [`RequestError`],
+//! `ContentEncoding`, `Decompressed` and `DecompressError` (feature `decompress`),
 //! [`CloseReason`], [`PoolStats`] and [`ConnectionInfo`]; the [`net`] module ([`net::block_on`],
 //! timers, and the [`net::TcpStream`] / [`net::TcpListener`] that the demo's embedded server
 //! and the tests use; [`net::poll_calls`] is a supported diagnostic); the sans-IO [`codec`],
@@ -67,8 +68,9 @@
 //! In: HTTP/1.1 (and 1.0 servers) over TCP and, with the `tls` feature (a default), over
 //! TLS 1.2 and 1.3 with rustls (in components too); keep-alive pooling; chunked and sized
 //! request and response bodies; trailers; timeouts for connect (the TLS handshake included)
-//! and the response head; resends of requests on stale pooled connections. Out, for now:
-//! HTTP/2, proxies, redirects, cookies, decompression.
+//! and the response head; resends of requests on stale pooled connections; with the
+//! `decompress` feature (a default), transparent gzip and deflate decoding of response bodies.
+//! Out, for now: HTTP/2, proxies, redirects, cookies.
 //!
 //! ## Features
 //!
@@ -77,6 +79,18 @@
 //!   `root_certificates_file`, `webpki_roots`, `client_certificate`,
 //!   `danger_accept_invalid_certs`.
 //! - `webpki-roots` (default): Mozilla's root certificates compiled in.
+//! - `decompress` (default): transparent decompression, as Go's transport does for gzip. A
+//!   request without an `Accept-Encoding` of the caller's (and without `Range`, and not a
+//!   HEAD) is sent with `accept-encoding: gzip, deflate`; a response in `gzip` (members in a
+//!   row included) or `deflate` (zlib-wrapped, or raw as some servers send it) is decoded
+//!   while it streams, with no whole-body buffering; its `Content-Encoding` and
+//!   `Content-Length` are removed and its extensions hold [`Decompressed`]. The collect limit
+//!   of `bytes()` / `text()` counts decoded bytes. A body that does not decode is an
+//!   [`Error::Decompress`] (phase `ReadBody`) naming a [`DecompressError`]; bytes after the
+//!   end of the compressed stream are ignored. Off per transport with
+//!   [`TransportBuilder::disable_compression`]. Pure Rust: miniz_oxide and crc32fast; no
+//!   `br`: a pure-Rust brotli decoder adds 175 KB to a component, 3.7× what gzip and
+//!   deflate cost (47 KB).
 //!
 //! ## Targets
 //!

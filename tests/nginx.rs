@@ -152,6 +152,34 @@ fn chunked_response_from_nginx() {
     one_connection(&t, 3);
 }
 
+/// nginx gzips `big.txt` (`gzip on` for text/plain, scripts/nginx.conf) for the default
+/// request, which asks for it: the body comes decoded, byte for byte what `seq 1 20000`
+/// wrote, marked `Decompressed`, without `Content-Encoding`, three times on one connection.
+#[cfg(feature = "decompress")]
+#[test]
+fn gzip_from_nginx_is_decoded() {
+    let Some(base) = nginx("gzip_from_nginx_is_decoded") else {
+        return;
+    };
+    let want: String = (1..=20000).map(|i| format!("{i}\n")).collect();
+    let t = Transport::new();
+    roundtrip::net::block_on(async {
+        for _ in 0..3 {
+            let mut resp = t.round_trip(get(&format!("{base}/big.txt"))).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let marker = resp.extensions().get::<roundtrip::Decompressed>().copied();
+            assert_eq!(
+                marker,
+                Some(roundtrip::Decompressed(roundtrip::ContentEncoding::Gzip))
+            );
+            assert!(resp.headers().get("content-encoding").is_none());
+            assert_eq!(resp.headers()["transfer-encoding"], "chunked");
+            assert_eq!(resp.body_mut().text().await.unwrap(), want);
+        }
+    });
+    one_connection(&t, 3);
+}
+
 /// Sized and chunked request bodies; nginx answers with the length it saw.
 #[test]
 fn request_bodies_to_nginx() {

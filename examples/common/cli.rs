@@ -23,13 +23,16 @@ pub struct Args {
     pub tls: bool,
     /// A root certificate to trust, as PEM (the demo's embedded server's).
     pub ca_pem: Option<String>,
+    /// `--raw`: no decompression (it is on by default, as curl's `--compressed`, which is
+    /// accepted and changes nothing).
+    pub raw: bool,
 }
 
 /// Prints the usage line; exit status 2.
 pub fn usage() -> ExitCode {
     eprintln!(
         "usage: get|demo [URL] [-n N] [-X METHOD] [-H 'Name: value']... [-d DATA] [--stats] [-q] \
-         [--cacert FILE] [-k|--insecure] [--tls (demo)]"
+         [--cacert FILE] [-k|--insecure] [--raw|--compressed] [--tls (demo)]"
     );
     ExitCode::from(2)
 }
@@ -48,6 +51,7 @@ pub fn parse_args() -> Result<Args, String> {
         insecure: false,
         tls: false,
         ca_pem: None,
+        raw: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -69,6 +73,8 @@ pub fn parse_args() -> Result<Args, String> {
             "--cacert" => args.cacert = Some(value("--cacert")?),
             "-k" | "--insecure" => args.insecure = true,
             "--tls" => args.tls = true,
+            "--raw" => args.raw = true,
+            "--compressed" => args.raw = false,
             "-h" | "--help" => return Err(String::new()),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
             _ => args.url = Some(arg),
@@ -83,7 +89,7 @@ pub fn parse_args() -> Result<Args, String> {
 /// The transport for `args`: with `--cacert` roots and `-k`.
 #[cfg(feature = "tls")]
 fn transport(args: &Args) -> Result<Transport, roundtrip::Error> {
-    let mut builder = Transport::builder();
+    let mut builder = compression(Transport::builder(), args);
     if let Some(file) = &args.cacert {
         builder = builder.root_certificates_file(file)?;
     }
@@ -101,7 +107,18 @@ fn transport(args: &Args) -> Result<Transport, roundtrip::Error> {
             reason: "--cacert and -k need roundtrip's `tls` feature".into(),
         });
     }
-    Ok(Transport::new())
+    Ok(compression(Transport::builder(), args).build())
+}
+
+/// Decompression, unless `--raw` (and the `decompress` feature is there).
+fn compression(builder: roundtrip::TransportBuilder, args: &Args) -> roundtrip::TransportBuilder {
+    #[cfg(feature = "decompress")]
+    return builder.disable_compression(args.raw);
+    #[cfg(not(feature = "decompress"))]
+    {
+        let _ = args;
+        builder
+    }
 }
 
 /// Sends the request `args.count` times on one transport, printing each response.
