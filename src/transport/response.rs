@@ -227,9 +227,14 @@ impl ResponseBody {
                     Ok(0)
                 }
                 Ok(n) => Ok(n),
-                Err(e) => {
+                // The source's own errors already ended the exchange.
+                Err(e @ Error::Decompress { .. }) => {
                     self.decoding = None;
                     Err(self.state.fail_content(e))
+                }
+                Err(e) => {
+                    self.decoding = None;
+                    Err(e)
                 }
             });
         }
