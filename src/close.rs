@@ -53,11 +53,14 @@ pub enum CloseReason {
     ProtocolError,
     /// A timeout (response header timeout) expired while the exchange was in flight.
     Timeout,
+    /// The server switched protocols (`101 Switching Protocols`) and the connection was
+    /// handed to the caller ([`upgrade`](crate::upgrade)): it left the pool for good.
+    Upgraded,
 }
 
 impl CloseReason {
     /// Every reason, in declaration order (for statistics tables).
-    pub const ALL: [CloseReason; 17] = [
+    pub const ALL: [CloseReason; 18] = [
         CloseReason::KeepAlivesDisabled,
         CloseReason::TooManyIdle,
         CloseReason::TooManyIdleForHost,
@@ -75,6 +78,7 @@ impl CloseReason {
         CloseReason::EarlyResponse,
         CloseReason::ProtocolError,
         CloseReason::Timeout,
+        CloseReason::Upgraded,
     ];
 
     /// A short, stable, snake_case name (used in statistics output).
@@ -97,6 +101,7 @@ impl CloseReason {
             CloseReason::EarlyResponse => "early_response",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::Timeout => "timeout",
+            CloseReason::Upgraded => "upgraded",
         }
     }
 

@@ -151,6 +151,15 @@ pub enum Error {
     /// an earlier read.
     #[error("read response body: the body already failed (reported by an earlier read)")]
     BodyAlreadyFailed,
+    /// [`upgrade`](crate::upgrade) was called on a response that did not switch protocols:
+    /// its status is not `101`, or the connection could not be handed over (the upgrade was
+    /// already taken, or the request body was still being sent when the `101` came, so the
+    /// connection was closed).
+    #[error("upgrade: the response ({status}) did not switch protocols")]
+    NotUpgraded {
+        /// The response's status.
+        status: http::StatusCode,
+    },
 }
 
 impl Error {
@@ -167,6 +176,7 @@ impl Error {
                 Phase::ReadBody
             }
             Error::Protocol { phase, .. } => *phase,
+            Error::NotUpgraded { .. } => Phase::ReadHead,
         }
     }
 

@@ -102,6 +102,8 @@ pub mod error;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fxhash;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod informational;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod net;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod pool;
@@ -118,6 +120,8 @@ pub use error::{Error, Phase};
 /// The `http` crate roundtrip's requests and responses are made of, re-exported so that a
 /// user's `http` types always match.
 pub use http;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use informational::OnInformational;
 /// The `rustls` that [`Error::tls_error`] returns errors of (feature `tls`), re-exported so
 /// that a user names the same version.
 #[cfg(all(
@@ -127,6 +131,8 @@ pub use http;
 pub use rustls;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use stats::{ConnectionInfo, PoolStats};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use transport::{upgrade, Upgraded, DEFAULT_EXPECT_CONTINUE_TIMEOUT};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use transport::{
     ResponseBody, Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
