@@ -56,7 +56,8 @@
 //!
 //! On purpose, and covered by semver: [`Transport`] and [`TransportBuilder`], [`Body`],
 //! [`ResponseBody`], [`Error`] with [`Phase`], [`ProtocolError`] and [`RequestError`],
-//! [`CloseReason`], [`PoolStats`] and [`ConnectionInfo`]; the [`net`] module ([`net::block_on`],
+//! [`CloseReason`], [`PoolStats`] and [`ConnectionInfo`]; the interim-response hook
+//! [`OnInformational`] (a request extension); [`upgrade`] and [`Upgraded`]; the [`net`] module ([`net::block_on`],
 //! timers, and the [`net::TcpStream`] / [`net::TcpListener`] that the demo's embedded server
 //! and the tests use; [`net::poll_calls`] is a supported diagnostic); the sans-IO [`codec`],
 //! usable on its own (it is all that builds for wasm32-unknown-unknown); and `http`,
@@ -66,9 +67,14 @@
 //!
 //! In: HTTP/1.1 (and 1.0 servers) over TCP and, with the `tls` feature (a default), over
 //! TLS 1.2 and 1.3 with rustls (in components too); keep-alive pooling; chunked and sized
-//! request and response bodies; trailers; timeouts for connect (the TLS handshake included)
-//! and the response head; resends of requests on stale pooled connections. Out, for now:
-//! HTTP/2, proxies, redirects, cookies, decompression.
+//! request and response bodies; trailers; timeouts for connect (the TLS handshake included),
+//! the response head and `Expect: 100-continue`
+//! ([`TransportBuilder::expect_continue_timeout`]: a final response instead of `100` leaves
+//! the body unsent, returned by [`ResponseBody::take_unsent_body`]); interim (1xx) responses,
+//! each shown to the request's [`OnInformational`] hook; `101 Switching Protocols`, the
+//! connection handed over by [`upgrade`] as an [`Upgraded`] `AsyncRead + AsyncWrite` stream
+//! (out of the pool: [`CloseReason::Upgraded`]); resends of requests on stale pooled
+//! connections. Out, for now: HTTP/2, proxies, redirects, cookies, decompression.
 //!
 //! ## Features
 //!
