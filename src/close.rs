@@ -47,14 +47,15 @@ pub enum CloseReason {
     /// The response used both `Transfer-Encoding` and `Content-Length`; it was read as chunked
     /// but the connection is not trusted for reuse (RFC 9112 §6.3).
     AmbiguousFraming,
-    /// The response answered before the request body was completely written.
+    /// The response answered before the request body was completely written (or, for a
+    /// request with `Expect: 100-continue`, instead of the `100`: the body was not sent).
     EarlyResponse,
     /// The server violated HTTP/1.1 framing or sent an unparsable response.
     ProtocolError,
     /// A timeout (response header timeout) expired while the exchange was in flight.
     Timeout,
     /// The server switched protocols (`101 Switching Protocols`) and the connection was
-    /// handed to the caller ([`upgrade`](crate::upgrade)): it left the pool for good.
+    /// handed to the caller (`roundtrip::upgrade`): it left the pool for good.
     Upgraded,
 }
 

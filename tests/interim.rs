@@ -427,11 +427,88 @@ fn dropping_an_expect_continue_round_trip_at_every_poll() {
         let s = balanced(&t);
         assert_eq!((s.in_use, s.idle), (0, 0), "step {k}: {s}");
         if completed {
+            assert!(k > 1, "completed at the first poll: no drop was tested");
             assert_stats(
                 &t,
                 &one_conn(vec![(CloseReason::CloseIdleConnections, 1)], 0),
                 &format!("when the round trip completed at poll {k}"),
             );
+            break;
+        }
+        assert_eq!(s.dials, s.closed(CloseReason::CallerGone), "step {k}: {s}");
+        k += 1;
+        assert!(k < 300, "round trip never completed");
+    }
+}
+
+/// Drops the round trip of an upgrade request after `k` polls, for every `k` until it
+/// completes: closed as `CallerGone` before the `101`, handed over (`Upgraded`) after it,
+/// whether or not the caller takes the stream.
+#[test]
+fn dropping_an_upgrade_round_trip_at_every_poll() {
+    let mut k = 1;
+    loop {
+        let server = Server::bind();
+        let t = Transport::new();
+        let client_done = Signal::new();
+        let completed = run(
+            async {
+                let accepted =
+                    futures_lite::future::or(async { Some(server.accept().await) }, async {
+                        client_done.wait().await;
+                        None
+                    })
+                    .await;
+                let Some(mut peer) = accepted else { return };
+                if peer.read_head().await.is_some() {
+                    let _ = peer
+                        .try_write(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\n\r\nx")
+                        .await;
+                }
+                peer.until_eof().await;
+            },
+            async {
+                let req = http::Request::get(server.url("/"))
+                    .header("connection", "upgrade")
+                    .header("upgrade", "echo")
+                    .body(Body::empty())
+                    .unwrap();
+                let mut fut = Box::pin(t.round_trip(req));
+                let mut done = false;
+                for _ in 0..k {
+                    if let Poll::Ready(resp) = poll_once(&mut fut).await {
+                        let mut resp = resp.unwrap();
+                        // Every other time the stream is taken (and dropped), else left in
+                        // the response.
+                        if k % 2 == 0 {
+                            drop(roundtrip::upgrade(&mut resp).unwrap());
+                        }
+                        done = true;
+                        break;
+                    }
+                    futures_lite::future::yield_now().await;
+                }
+                drop(fut);
+                // Abandons a dial the dropped request started (it would go to the pool).
+                t.close_idle_connections();
+                client_done.fire();
+                done
+            },
+        );
+        let s = balanced(&t);
+        assert_eq!((s.in_use, s.idle), (0, 0), "step {k}: {s}");
+        if completed {
+            assert!(k > 1, "completed at the first poll: no drop was tested");
+            assert_stats(
+                &t,
+                &one_conn(vec![(CloseReason::Upgraded, 1)], 0),
+                &format!("when the round trip completed at poll {k}"),
+            );
+            if k % 2 == 1 {
+                // Completed on an odd poll: do the even case too.
+                k += 1;
+                continue;
+            }
             break;
         }
         assert_eq!(s.dials, s.closed(CloseReason::CallerGone), "step {k}: {s}");

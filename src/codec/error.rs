@@ -244,5 +244,13 @@ mod tests {
             received: 3,
         };
         assert_eq!(chunked.to_string(), "connection closed after 3 body bytes");
+        assert_eq!(
+            ProtocolError::TooManyInterimResponses { limit: 5 }.to_string(),
+            "more than 5 interim (1xx) responses"
+        );
+        assert_eq!(
+            ProtocolError::UnrequestedUpgrade.to_string(),
+            "101 Switching Protocols for a request that did not ask for an upgrade"
+        );
     }
 }
