@@ -47,18 +47,22 @@ pub enum CloseReason {
     /// The response used both `Transfer-Encoding` and `Content-Length`; it was read as chunked
     /// but the connection is not trusted for reuse (RFC 9112 §6.3).
     AmbiguousFraming,
-    /// The response answered before the request body was completely written.
+    /// The response answered before the request body was completely written (or, for a
+    /// request with `Expect: 100-continue`, instead of the `100`: the body was not sent).
     EarlyResponse,
     /// The server violated HTTP/1.1 framing or sent an unparsable response (a body whose
     /// `Content-Encoding` does not decode included).
     ProtocolError,
     /// A timeout (response header timeout) expired while the exchange was in flight.
     Timeout,
+    /// The server switched protocols (`101 Switching Protocols`) and the connection was
+    /// handed to the caller (`roundtrip::upgrade`): it left the pool for good.
+    Upgraded,
 }
 
 impl CloseReason {
     /// Every reason, in declaration order (for statistics tables).
-    pub const ALL: [CloseReason; 17] = [
+    pub const ALL: [CloseReason; 18] = [
         CloseReason::KeepAlivesDisabled,
         CloseReason::TooManyIdle,
         CloseReason::TooManyIdleForHost,
@@ -76,6 +80,7 @@ impl CloseReason {
         CloseReason::EarlyResponse,
         CloseReason::ProtocolError,
         CloseReason::Timeout,
+        CloseReason::Upgraded,
     ];
 
     /// A short, stable, snake_case name (used in statistics output).
@@ -98,6 +103,7 @@ impl CloseReason {
             CloseReason::EarlyResponse => "early_response",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::Timeout => "timeout",
+            CloseReason::Upgraded => "upgraded",
         }
     }
 

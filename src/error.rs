@@ -151,6 +151,15 @@ pub enum Error {
     /// an earlier read.
     #[error("read response body: the body already failed (reported by an earlier read)")]
     BodyAlreadyFailed,
+    /// [`upgrade`](crate::upgrade) was called on a response that did not switch protocols:
+    /// its status is not `101`, or the connection could not be handed over (the upgrade was
+    /// already taken, or the request body was still being sent when the `101` came, so the
+    /// connection was closed).
+    #[error("upgrade: the response ({status}) did not switch protocols")]
+    NotUpgraded {
+        /// The response's status.
+        status: http::StatusCode,
+    },
     /// The response body's content coding did not decode: corrupt, truncated, or a checksum
     /// that does not match (feature `decompress`). If the body's framing was not over yet, the
     /// connection was closed (counted as a protocol error); if it was, the connection was
@@ -179,6 +188,7 @@ impl Error {
                 Phase::ReadBody
             }
             Error::Protocol { phase, .. } => *phase,
+            Error::NotUpgraded { .. } => Phase::ReadHead,
             #[cfg(feature = "decompress")]
             Error::Decompress { .. } => Phase::ReadBody,
         }

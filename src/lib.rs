@@ -56,8 +56,9 @@
 //!
 //! On purpose, and covered by semver: [`Transport`] and [`TransportBuilder`], [`Body`],
 //! [`ResponseBody`], [`Error`] with [`Phase`], [`ProtocolError`] and [`RequestError`],
-//! `ContentEncoding`, `Decompressed` and `DecompressError` (feature `decompress`),
-//! [`CloseReason`], [`PoolStats`] and [`ConnectionInfo`]; the [`net`] module ([`net::block_on`],
+//! [`CloseReason`], [`PoolStats`] and [`ConnectionInfo`]; the interim-response hook
+//! [`OnInformational`] (a request extension); [`upgrade`] and [`Upgraded`]; `ContentEncoding`,
+//! `Decompressed` and `DecompressError` (feature `decompress`); the [`net`] module ([`net::block_on`],
 //! timers, and the [`net::TcpStream`] / [`net::TcpListener`] that the demo's embedded server
 //! and the tests use; [`net::poll_calls`] is a supported diagnostic); the sans-IO [`codec`],
 //! usable on its own (it is all that builds for wasm32-unknown-unknown); and `http`,
@@ -67,10 +68,15 @@
 //!
 //! In: HTTP/1.1 (and 1.0 servers) over TCP and, with the `tls` feature (a default), over
 //! TLS 1.2 and 1.3 with rustls (in components too); keep-alive pooling; chunked and sized
-//! request and response bodies; trailers; timeouts for connect (the TLS handshake included)
-//! and the response head; resends of requests on stale pooled connections; with the
-//! `decompress` feature (a default), transparent gzip and deflate decoding of response bodies.
-//! Out, for now: HTTP/2, proxies, redirects, cookies.
+//! request and response bodies; trailers; timeouts for connect (the TLS handshake included),
+//! the response head and `Expect: 100-continue`
+//! ([`TransportBuilder::expect_continue_timeout`]: a final response instead of `100` leaves
+//! the body unsent, returned by [`ResponseBody::take_unsent_body`]); interim (1xx) responses,
+//! each shown to the request's [`OnInformational`] hook; `101 Switching Protocols`, the
+//! connection handed over by [`upgrade`] as an [`Upgraded`] `AsyncRead + AsyncWrite` stream
+//! (out of the pool: [`CloseReason::Upgraded`]); resends of requests on stale pooled
+//! connections; with the `decompress` feature (a default), transparent gzip and deflate
+//! decoding of response bodies. Out, for now: HTTP/2, proxies, redirects, cookies.
 //!
 //! ## Features
 //!
@@ -118,6 +124,8 @@ pub mod error;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fxhash;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod informational;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod net;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod pool;
@@ -136,6 +144,8 @@ pub use error::{Error, Phase};
 /// The `http` crate roundtrip's requests and responses are made of, re-exported so that a
 /// user's `http` types always match.
 pub use http;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use informational::OnInformational;
 /// The `rustls` that [`Error::tls_error`] returns errors of (feature `tls`), re-exported so
 /// that a user names the same version.
 #[cfg(all(
@@ -145,6 +155,8 @@ pub use http;
 pub use rustls;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use stats::{ConnectionInfo, PoolStats};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use transport::{upgrade, Upgraded, DEFAULT_EXPECT_CONTINUE_TIMEOUT};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use transport::{
     ResponseBody, Transport, TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,

@@ -282,13 +282,38 @@ fn connect_timeout_is_a_timeout_and_a_connect_error() {
     assert_stats(&t, &want, "after the timed-out dial");
 }
 
+/// Interim heads count against the head limit all together (each is well under it). Five,
+/// the most accepted by count (`endless_interim_responses_hit_the_count_limit`), so the bytes
+/// are what is tested.
 #[test]
-fn endless_interim_responses_hit_the_head_limit() {
-    let mut raw = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(100);
+fn interim_responses_hit_the_head_limit_together() {
+    let interim = format!(
+        "HTTP/1.1 103 Early Hints\r\nlink: <{}>\r\n\r\n",
+        "a".repeat(200)
+    );
+    let mut raw = interim.repeat(5).into_bytes();
+    assert!(raw.len() > 1024 && interim.len() < 1024);
     raw.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
     answered_by(
         raw,
         Req::get("/").fails(head_too_large_for_1024),
+        CloseReason::ProtocolError,
+    );
+}
+
+/// Endless tiny interim heads (100 of them fit in the head limit): Go's count limit, 5.
+#[test]
+fn endless_interim_responses_hit_the_count_limit() {
+    let mut raw = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(100);
+    raw.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    answered_by(
+        raw,
+        Req::get("/").fails(|e| {
+            matches!(
+                e.protocol_error(),
+                Some(ProtocolError::TooManyInterimResponses { limit: 5 })
+            )
+        }),
         CloseReason::ProtocolError,
     );
 }

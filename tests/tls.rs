@@ -989,3 +989,60 @@ fn server_names() {
         eprintln!("{h:?} -> {:?}", ServerName::try_from(h));
     }
 }
+
+/// A `101` over TLS: the upgraded stream reads the leftover bytes, then writes and reads
+/// through the TLS connection, and its `close` sends `close_notify` (the server sees a clean
+/// end of stream).
+#[test]
+fn an_upgrade_over_tls() {
+    let ca = Ca::new("a");
+    let config = server_config(ca.issue(&["localhost"], false), &["http/1.1"]);
+    let server = Server::bind();
+    let t = trusting(&ca);
+    let url = format!("{}echo", url(&server, "localhost"));
+    run(
+        async {
+            let mut tls = accept(&server, &config).await.expect("handshake");
+            assert!(read_head(&mut tls).await);
+            tls.write_all(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nhi")
+                .await
+                .unwrap();
+            tls.flush().await.unwrap();
+            let mut buf = [0u8; 64];
+            loop {
+                // `Ok(0)` only after the client's close_notify: a TCP end without it is an
+                // error here.
+                let n = tls.read(&mut buf).await.expect("a clean TLS end");
+                if n == 0 {
+                    break;
+                }
+                tls.write_all(&buf[..n]).await.unwrap();
+                tls.flush().await.unwrap();
+            }
+        },
+        async {
+            let req = http::Request::get(&url)
+                .header("connection", "upgrade")
+                .header("upgrade", "echo")
+                .body(roundtrip::Body::empty())
+                .unwrap();
+            let mut resp = t.round_trip(req).await.unwrap();
+            let mut stream = roundtrip::upgrade(&mut resp).unwrap();
+            let mut hi = [0u8; 2];
+            stream.read_exact(&mut hi).await.unwrap();
+            assert_eq!(&hi, b"hi");
+            stream.write_all(b"over tls").await.unwrap();
+            stream.flush().await.unwrap();
+            let mut back = [0u8; 8];
+            stream.read_exact(&mut back).await.unwrap();
+            assert_eq!(&back, b"over tls");
+            stream.close().await.unwrap();
+        },
+    );
+    let s = balanced(&t);
+    assert_eq!(
+        (s.dials, s.closed(CloseReason::Upgraded), s.tls_handshakes),
+        (1, 1, 1),
+        "{s}"
+    );
+}

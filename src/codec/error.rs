@@ -172,6 +172,18 @@ pub enum ProtocolError {
         /// Payload bytes received before the close.
         received: u64,
     },
+    /// A `101 Switching Protocols` answered a request that did not ask to switch
+    /// (`Connection: upgrade` with an `Upgrade` field): what follows it is not HTTP/1.1 the
+    /// client can read.
+    #[error("101 Switching Protocols for a request that did not ask for an upgrade")]
+    UnrequestedUpgrade,
+    /// More interim (1xx) responses than the limit came before the final response (a server
+    /// stalling the client with them: Go allows 5 too).
+    #[error("more than {limit} interim (1xx) responses")]
+    TooManyInterimResponses {
+        /// The most interim responses accepted before the final one.
+        limit: usize,
+    },
 }
 
 /// Displays `" of {n}"` for a known total, nothing otherwise.
@@ -232,5 +244,13 @@ mod tests {
             received: 3,
         };
         assert_eq!(chunked.to_string(), "connection closed after 3 body bytes");
+        assert_eq!(
+            ProtocolError::TooManyInterimResponses { limit: 5 }.to_string(),
+            "more than 5 interim (1xx) responses"
+        );
+        assert_eq!(
+            ProtocolError::UnrequestedUpgrade.to_string(),
+            "101 Switching Protocols for a request that did not ask for an upgrade"
+        );
     }
 }

@@ -20,3 +20,7 @@ pub const MAX_CHUNK_LINE: usize = 4096;
 
 /// Limit on the trailer section of a chunked body, including its final empty line.
 pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
+
+/// The most interim (1xx other than 101) responses accepted before a final one, as in Go
+/// (`max1xxResponses`). Their bytes also count against the head limit, all together.
+pub const MAX_INTERIM_RESPONSES: usize = 5;

@@ -212,6 +212,13 @@ pub struct RequestInfo {
     pub wants_close: bool,
     /// The method is HEAD: the response has no body whatever its headers say.
     pub is_head: bool,
+    /// The request carries `Expect: 100-continue` (the token, ASCII case-insensitive), is
+    /// HTTP/1.1 and has a body: the body should wait for the server's `100 Continue` (Go's
+    /// `expectsContinue`, with its conditions for waiting).
+    pub expects_continue: bool,
+    /// The request asks to switch protocols: `Connection` has an `upgrade` token and an
+    /// `Upgrade` field is present (RFC 9110 §7.8). Only then may a `101` answer it.
+    pub upgrade: bool,
 }
 
 /// The last-chunk and empty trailer section that end a chunked body.
@@ -230,7 +237,10 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// - the framing header chosen from `body` (see [`BodyLength`]);
 /// - `connection: close` if `!keep_alive` and the caller did not send a `close` token; or, for an
 ///   HTTP/1.0 request with `keep_alive`, `connection: keep-alive` unless the caller sent
-///   `keep-alive` or `close` (HTTP/1.0 connections are not persistent by default);
+///   `keep-alive` or `close` (HTTP/1.0 connections are not persistent by default). An
+///   upgrade request (see [`RequestInfo::upgrade`]) gets neither: its `Connection: upgrade`
+///   stands, and the connection leaves the pool anyway if the server switches (Go does the
+///   same);
 /// - the empty line.
 ///
 /// Names the codec adds are lowercase, like those `HeaderMap` yields.
@@ -336,7 +346,10 @@ fn write_head(
     }
 
     let caller_close = fields::has_token(headers.get_all(header::CONNECTION), "close");
-    if !keep_alive && !caller_close {
+    let upgrade = is_upgrade(headers);
+    if upgrade {
+        // Go's `isClientUpgradeRequest`: no `Connection: close` beside `Connection: upgrade`.
+    } else if !keep_alive && !caller_close {
         out.extend_from_slice(b"connection: close\r\n");
     } else if version == Version::HTTP_10
         && keep_alive
@@ -348,9 +361,25 @@ fn write_head(
     out.extend_from_slice(b"\r\n");
 
     Ok(RequestInfo {
-        wants_close: caller_close || !keep_alive,
+        wants_close: caller_close || (!keep_alive && !upgrade),
         is_head: method == Method::HEAD,
+        expects_continue: version == Version::HTTP_11
+            && body != BodyLength::Empty
+            && expects_continue(headers),
+        upgrade,
     })
+}
+
+/// `Expect` has a `100-continue` element. Checked only when an `Expect` field is present:
+/// one map lookup per request otherwise.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    fields::has_token(headers.get_all(header::EXPECT), "100-continue")
+}
+
+/// `Connection: upgrade` and an `Upgrade` field (RFC 9110 §7.8).
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && fields::has_token(headers.get_all(header::CONNECTION), "upgrade")
 }
 
 /// Checks one caller header (see [`fields::is_token`], [`fields::is_field_value`]).

@@ -354,9 +354,10 @@ pub struct ResponseFraming {
 ///
 /// Reuse: an HTTP/1.1 response allows it unless `Connection` has a `close` token; an HTTP/1.0
 /// one only with a `keep-alive` token (and no `close`). The reason recorded, in precedence
-/// order: the request asked to close (`RequestClose`); the response asked to close, is HTTP/1.0
-/// without keep-alive, switched protocols (101) or opened a CONNECT tunnel (`ResponseClose`:
-/// roundtrip does not do upgrades or tunnels); the body is close-delimited (`CloseDelimited`);
+/// order: the request asked to close (`RequestClose`); the response switched protocols (101:
+/// `Upgraded`, the connection is no longer HTTP/1.1 and belongs to whoever takes it over);
+/// the response asked to close, is HTTP/1.0 without keep-alive or opened a CONNECT tunnel
+/// (`ResponseClose`: roundtrip does not do tunnels); the body is close-delimited (`CloseDelimited`);
 /// the framing was dubious — `Transfer-Encoding` with `Content-Length`, or in an HTTP/1.0
 /// message — so it was read as chunked but is not trusted (`AmbiguousFraming`, §6.1, §6.3).
 pub fn response_framing(
@@ -402,7 +403,9 @@ pub fn response_framing(
     };
     let close = if request_wants_close {
         Some(CloseReason::RequestClose)
-    } else if response_close || status == StatusCode::SWITCHING_PROTOCOLS || tunnel {
+    } else if status == StatusCode::SWITCHING_PROTOCOLS {
+        Some(CloseReason::Upgraded)
+    } else if response_close || tunnel {
         Some(CloseReason::ResponseClose)
     } else if framing == Framing::CloseDelimited {
         Some(CloseReason::CloseDelimited)

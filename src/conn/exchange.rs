@@ -4,14 +4,28 @@
 //! ([`WriteTask`], its own state graph) and the read task, whose state is [`Reading`]:
 //!
 //! ```text
-//!                 interim 1xx head (counted against the head limit)
-//!                      ┌───┐
+//!                 interim 1xx head (counted against the head limit and MAX_INTERIM_RESPONSES;
+//!                      ┌───┐        shown to the request's OnInformational hook)
 //!                      ▼   │
 //!   request ──▶ Head(awaiting) ──final head──▶ Body(decoder) ──end of body──▶ Done
-//!                 │         └──bodiless head (HEAD, 204, 304, length 0)──────▶ Done
+//!                 │         └──bodiless head (HEAD, 204, 304, length 0, 101)─▶ Done
 //!                 │                              │
 //!                 └──── error ──▶ Failed ◀────── error
 //! ```
+//!
+//! **Expect: 100-continue.** The write task holds the body once the head is out
+//! (`WriteTask::is_held`); the read task releases it on a `100`, or when the expect-continue
+//! timer (armed at the first wait for the head) fires. A final head that comes first leaves
+//! the body held: the owner takes it back for the caller (`take_held_body`), and the verdict
+//! is `EarlyResponse` (the request is incomplete on the wire) unless the head said close.
+//! Go instead sends the body after such an answer unless it said close, to keep the
+//! connection; roundtrip does not upload a body the server declined (the point of asking)
+//! and pays a new connection for it.
+//!
+//! **101.** A `101 Switching Protocols` is the final head of a request that asked for an
+//! upgrade (else `ProtocolError::UnrequestedUpgrade`); its verdict is `Upgraded` (the owner
+//! hands the connection over instead of closing it), or `EarlyResponse` if the request was
+//! not completely written.
 //!
 //! Both tasks are polled by whoever owns the exchange (the round-trip future, then the
 //! response body), write first; nothing runs unless the owner polls. The exchange does not own
@@ -37,10 +51,12 @@ use crate::body::Body;
 use crate::close::CloseReason;
 use crate::codec::body::BodyDecoder;
 use crate::codec::error::ProtocolError;
+use crate::codec::limits::MAX_INTERIM_RESPONSES;
 use crate::codec::response::{
     is_interim, parse_response_head, response_framing, Framing, ResponseHead,
 };
 use crate::error::{Error, Phase};
+use crate::informational::OnInformational;
 use crate::net::{sleep, Sleep};
 
 /// Per-exchange settings, fixed when it starts.
@@ -89,10 +105,30 @@ pub(super) enum Reading {
 /// Waiting for the final response head.
 pub(super) struct AwaitHead {
     progress: Progress,
+    /// Interim heads consumed so far, at most `MAX_INTERIM_RESPONSES`.
+    interims: u8,
     /// Bytes of interim heads consumed so far; the final head gets `max_head` minus this.
     interim_bytes: usize,
     /// The response header timer, armed once the request is written.
     timer: Option<Sleep>,
+    /// What few requests need: `None` for most. Here rather than in [`Exchange`], which
+    /// must not grow (only the head needs it; a boxed pointer in this variant is free).
+    extras: Option<Box<Extras>>,
+}
+
+/// A request's rarely used settings for its head: an upgrade, a 1xx hook, an
+/// expect-continue wait. Set by [`Exchange::new`]; `continue_timer` is written only by
+/// `poll_continue_timer`.
+pub(crate) struct Extras {
+    /// The request asked to switch protocols: a `101` may answer it.
+    pub(crate) upgrade: bool,
+    /// Called for each interim head, with no borrow held.
+    pub(crate) on_informational: Option<OnInformational>,
+    /// The body is held for a `100 Continue` (the write task was made with `hold`) for at
+    /// most this long. `None`: not held.
+    pub(crate) continue_after: Option<Duration>,
+    /// The expect-continue timer, armed at the first wait for the head while held.
+    pub(crate) continue_timer: Option<Sleep>,
 }
 
 /// How far the head has come.
@@ -172,18 +208,23 @@ pub(crate) struct Fate {
 }
 
 impl Exchange {
+    /// `extras`: what the request needs beyond the common case (see [`Extras`]); when it says
+    /// `continue_after`, `write` must hold its body.
     pub(crate) fn new(
         write: WriteTask,
         limits: Limits,
         method: &Method,
         request_close: bool,
+        extras: Option<Box<Extras>>,
     ) -> Self {
         Exchange {
             write,
             reading: Reading::Head(AwaitHead {
                 progress: Progress::FirstRead,
+                interims: 0,
                 interim_bytes: 0,
                 timer: None,
+                extras,
             }),
             limits,
             method: method.clone(),
@@ -211,14 +252,23 @@ impl Exchange {
             resend: false,
         };
         match &self.reading {
-            Reading::Done { close: said, .. } => Fate {
-                close: said
-                    .or_else(|| (!self.write.is_done()).then_some(CloseReason::EarlyResponse))
-                    .or_else(|| {
-                        (!conn.buffered().is_empty()).then_some(CloseReason::UnsolicitedResponse)
-                    }),
-                resend: false,
-            },
+            Reading::Done { close: said, .. } => {
+                let early = !self.write.is_done();
+                Fate {
+                    close: match *said {
+                        // A connection whose request is still being sent (or was withheld)
+                        // cannot be handed over as a clean byte stream.
+                        Some(CloseReason::Upgraded) if early => Some(CloseReason::EarlyResponse),
+                        Some(reason) => Some(reason),
+                        None if early => Some(CloseReason::EarlyResponse),
+                        None if !conn.buffered().is_empty() => {
+                            Some(CloseReason::UnsolicitedResponse)
+                        }
+                        None => None,
+                    },
+                    resend: false,
+                }
+            }
             Reading::Failed { cause, silent, .. } => {
                 let connection_failed = matches!(cause, Cause::Read | Cause::Write);
                 if *silent
@@ -254,6 +304,12 @@ impl Exchange {
     /// The request body, if none of the request was written (for a resend).
     pub(crate) fn take_unsent_body(&mut self) -> Option<Body> {
         self.write.take_unsent_body()
+    }
+
+    /// The request body, if it is still held for a `100 Continue` that did not come (a final
+    /// response came instead): it is not sent, and goes back to the caller.
+    pub(crate) fn take_held_body(&mut self) -> Option<Body> {
+        self.write.take_held_body()
     }
 
     /// Chunked trailers of a complete response.
@@ -367,6 +423,22 @@ impl Exchange {
                         if !is_interim(head.status) {
                             return Poll::Ready(Ok(head));
                         }
+                        if usize::from(h.interims) == MAX_INTERIM_RESPONSES {
+                            let e = ProtocolError::TooManyInterimResponses {
+                                limit: MAX_INTERIM_RESPONSES,
+                            };
+                            return Poll::Ready(Err(Error::protocol(Phase::ReadHead, e)));
+                        }
+                        h.interims += 1;
+                        if head.status == http::StatusCode::CONTINUE && self.write.is_held() {
+                            self.write.release();
+                            self.write.poll(cx, conn.io());
+                        }
+                        if let Some(hook) =
+                            h.extras.as_ref().and_then(|e| e.on_informational.as_ref())
+                        {
+                            hook.call(head);
+                        }
                         // `used <= limit`: the codec refuses longer heads.
                         h.interim_bytes += used;
                         h.progress = Progress::Unparsed;
@@ -411,13 +483,25 @@ impl Exchange {
                         .take_error()
                         .unwrap_or(Error::ReadHead { source })))
                 }
-                Poll::Pending => return poll_header_timer(h, &self.write, self.limits, cx),
+                Poll::Pending => {
+                    if poll_continue_timer(h, &mut self.write, cx) {
+                        // Waited long enough for a `100`: send the body now.
+                        self.write.poll(cx, conn.io());
+                    }
+                    return poll_header_timer(h, &self.write, self.limits, cx);
+                }
             }
         }
     }
 
     /// The final head arrived: decide its framing and move to reading its body.
     fn start_body(&mut self, conn: &mut Conn, head: ResponseHead) -> Result<ResponseHead, Error> {
+        let asked_upgrade = matches!(&self.reading,
+            Reading::Head(h) if h.extras.as_ref().is_some_and(|e| e.upgrade));
+        if head.status == http::StatusCode::SWITCHING_PROTOCOLS && !asked_upgrade {
+            let e = ProtocolError::UnrequestedUpgrade;
+            return Err(self.fail(Error::protocol(Phase::ReadHead, e)));
+        }
         let framing = response_framing(&self.method, self.request_close, &head)
             .map_err(|e| self.fail(Error::protocol(Phase::ReadHead, e)))?;
         self.reading = if framing.framing == Framing::Empty {
@@ -440,6 +524,26 @@ impl Exchange {
         self.advance_buffered(conn);
         Ok(head)
     }
+}
+
+/// While the body is held for a `100 Continue`, arms the expect-continue timer and polls
+/// it; when it has fired, releases the body and returns true.
+fn poll_continue_timer(h: &mut AwaitHead, write: &mut WriteTask, cx: &mut Context<'_>) -> bool {
+    if !write.is_held() {
+        return false;
+    }
+    let Some(extras) = h.extras.as_mut() else {
+        return false;
+    };
+    let Some(after) = extras.continue_after else {
+        return false;
+    };
+    let timer = extras.continue_timer.get_or_insert_with(|| sleep(after));
+    if timer.poll(cx).is_pending() {
+        return false;
+    }
+    write.release();
+    true
 }
 
 /// Arms the response header timer once the request is written, and polls it.

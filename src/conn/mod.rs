@@ -1,12 +1,12 @@
 //! The connection layer: one HTTP/1.1 connection and the exchanges that run over it.
 //!
 //! - [`stream`]: the seam, a byte stream with what a pooled client needs beyond
-//!   `AsyncRead`/`AsyncWrite` (the idle probe, flush without waiting, the read-readiness hint,
-//!   half-close, addresses). TCP implements it; TLS and proxy tunnels will.
+//!   `AsyncRead`/`AsyncWrite` (the idle probe, flush without waiting and with it, the
+//!   read-readiness hint, half-close, addresses). TCP implements it; TLS and proxy tunnels will.
 //! - [`connection`]: a [`Conn`], the stream and its read buffer, and the idle probe.
 //! - [`exchange`] and `read_body`: one request/response on a connection, its read and write
 //!   tasks in one state enum each, and [`Exchange::fate`], the one verdict on the connection.
-//! - [`write`]: the write task.
+//! - [`write`]: the write task (which can hold the body for a `100 Continue`).
 //! - `scripted` (tests only): an in-memory [`Stream`] that plays a server's bytes
 //!   deterministically, for byte-exact unit tests of everything above it.
 //!

@@ -207,6 +207,10 @@ impl Stream for Scripted {
         Ok(())
     }
 
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let mut s = self.state.borrow_mut();
         if matches!(s.reads.front(), Some(Step::Pending)) {

@@ -34,6 +34,12 @@ pub(crate) trait Stream {
     /// or the response, proves it arrived). A failure may also surface at the next write.
     fn start_flush(&mut self) -> io::Result<()>;
 
+    /// Ready when everything written so far has left for the peer (a TLS stream's buffered
+    /// records included). The exchange never waits for this ([`Stream::start_flush`] is
+    /// enough between request and response); an upgraded connection's `AsyncWrite::poll_flush`
+    /// does.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
     /// The non-blocking idle probe: `Ok(None)` nothing available (alive and quiet),
     /// `Ok(Some(0))` end of stream, `Ok(Some(n))` `n` unsolicited bytes copied into `buf`.
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
@@ -71,6 +77,10 @@ impl Stream for TcpStream {
         TcpStream::start_flush(self)
     }
 
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_flush(self, cx)
+    }
+
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         TcpStream::try_read_now(self, buf)
     }
@@ -104,6 +114,10 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
 
     fn start_flush(&mut self) -> io::Result<()> {
         (**self).start_flush()
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_flush(cx)
     }
 
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
@@ -168,6 +182,10 @@ impl Stream for Io {
 
     fn start_flush(&mut self) -> io::Result<()> {
         each!(self, s => Stream::start_flush(s))
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Stream::poll_flush(s, cx))
     }
 
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {

@@ -51,7 +51,13 @@ fn exchange(
     if reused {
         conn.end_exchange();
     }
-    let mut ex = Exchange::new(WriteTask::new(head.into(), body), LIMITS, &method, false);
+    let mut ex = Exchange::new(
+        WriteTask::new(head.into(), body, false),
+        LIMITS,
+        &method,
+        false,
+        None,
+    );
     let mut out = Outcome {
         status: None,
         body: Vec::new(),
@@ -400,10 +406,11 @@ fn abandoning_mid_body_pools_only_when_the_rest_is_buffered() {
         ));
         let mut conn = Conn::new(stream, 1);
         let mut ex = Exchange::new(
-            WriteTask::new(GET.into(), Body::empty()),
+            WriteTask::new(GET.into(), Body::empty(), false),
             LIMITS,
             &Method::GET,
             false,
+            None,
         );
         drive(poll_fn(|cx| ex.poll_head(cx, &mut conn))).unwrap();
         let mut buf = [0u8; 2];
@@ -426,10 +433,11 @@ fn a_malformed_rest_found_while_draining_is_the_servers_fault() {
     s.push("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\nzz\r\n");
     let mut conn = Conn::new(stream, 1);
     let mut ex = Exchange::new(
-        WriteTask::new(GET.into(), Body::empty()),
+        WriteTask::new(GET.into(), Body::empty(), false),
         LIMITS,
         &Method::GET,
         false,
+        None,
     );
     drive(poll_fn(|cx| ex.poll_head(cx, &mut conn))).unwrap();
     ex.drain_buffered(&mut conn);
@@ -506,3 +514,5 @@ fn a_request_body_failing_after_the_response_keeps_the_response() {
     assert_eq!((out.status, out.body.as_slice()), (Some(413), &b"no"[..]));
     assert_eq!(out.fate, closed(CloseReason::EarlyResponse));
 }
+
+mod interim;

@@ -198,6 +198,12 @@ impl Stream for TlsStream {
         self.tcp.start_flush()
     }
 
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Every record rustls holds goes to the socket, then the socket's flush completes.
+        std::task::ready!(self.poll_send(cx, false))?;
+        self.tcp.poll_flush(cx)
+    }
+
     fn try_read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.send_failed {
             // Records of the last request never left: the connection cannot be reused.

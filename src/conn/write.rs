@@ -6,9 +6,18 @@
 //!
 //! ```text
 //!   Unsent ──first byte written──▶ Sending ──body complete──▶ Flushing ──▶ Done
+//!     │                             │   ▲
+//!     │          (held) head written│   │release (100 Continue, or the timer)
+//!     │                             ▼   │
+//!     │                              Held ──take_held_body──▶ Withheld
 //!     │                               │                          │
 //!     └──────── error ──▶ Failed ◀────┴───────── error ──────────┘
 //! ```
+//!
+//! A request with `Expect: 100-continue` is *held*: once its head is written and flushed the
+//! task stops, holding the body untouched, until the exchange releases it (a `100`, or the
+//! expect-continue timer) or takes it back (a final response came instead: the body is not
+//! sent, and goes back to the caller).
 //!
 //! Until the first byte reaches the stream the request body is untouched, and a failure keeps
 //! it (`Failed { unsent: Some(body) }`): [`WriteTask::take_unsent_body`] hands it back, so a
@@ -32,22 +41,25 @@ const COALESCE_MAX: usize = 16 * 1024;
 const STREAM_CHUNK: usize = 16 * 1024;
 /// Steps per poll (writes, body reads, the flush) before the task yields (hyper's dispatcher
 /// yields after 16 too), so a stream that always accepts cannot starve the reader or the
-/// executor. The final flush never waits, so it is issued even when the budget is spent.
+/// executor. Steps that do no I/O (the end of the body, the final flush, which never waits)
+/// are taken even when the budget is spent.
 const WRITES_PER_POLL: usize = 16;
 
 pub(crate) struct WriteTask {
-    /// Written only by `poll` (and `take_unsent_body`); read by the exchange through the
-    /// predicates below.
+    /// Written only by `poll` (and `take_unsent_body`, `release`, `take_held_body`); read by
+    /// the exchange through the predicates below.
     state: Writing,
 }
 
 enum Writing {
     /// Nothing has reached the stream. `out` is the head, with `body` copied behind it when
-    /// `coalesced`; `body` is the caller's, untouched.
+    /// `coalesced`; `body` is the caller's, untouched. `hold`: the body waits, once the head
+    /// is written, for the exchange to release it (never with `coalesced`).
     Unsent {
         out: Vec<u8>,
         body: Body,
         coalesced: bool,
+        hold: bool,
     },
     /// Some bytes were written: `out[pos..]` is unsent, then the rest of `source`.
     Sending {
@@ -55,6 +67,12 @@ enum Writing {
         pos: usize,
         source: Source,
     },
+    /// The head was written and its flush issued; the body, untouched, waits for
+    /// [`WriteTask::release`] or [`WriteTask::take_held_body`]. Polling does nothing.
+    Held { body: Body },
+    /// A held body was handed back unsent: the request is incomplete on the wire, so the
+    /// connection cannot be reused (`fate`: not done). No more progress.
+    Withheld,
     /// Everything was handed over; the final flush is still to be issued.
     Flushing,
     /// The request was written and its flush issued. The task does not wait for the flush to
@@ -73,6 +91,8 @@ enum Writing {
 enum Source {
     /// Nothing more to send.
     None,
+    /// A held body, behind the head still being written (see `Writing::Held`).
+    Held(Body),
     /// A large in-memory body, sent from `bytes[sent..]` without copying.
     Bytes { bytes: Bytes, sent: usize },
     /// A streamed body.
@@ -86,10 +106,11 @@ enum Source {
 }
 
 impl WriteTask {
-    /// `head` is the encoded request head; the body follows it.
-    pub(crate) fn new(mut head: Vec<u8>, body: Body) -> WriteTask {
+    /// `head` is the encoded request head; the body follows it. `hold`: the body waits to be
+    /// released once the head is written (`Expect: 100-continue`).
+    pub(crate) fn new(mut head: Vec<u8>, body: Body, hold: bool) -> WriteTask {
         let coalesced = match &body.kind {
-            Kind::Bytes(b) if b.len() <= COALESCE_MAX => {
+            Kind::Bytes(b) if !hold && b.len() <= COALESCE_MAX => {
                 head.extend_from_slice(b);
                 true
             }
@@ -100,7 +121,40 @@ impl WriteTask {
                 out: head,
                 body,
                 coalesced,
+                hold,
             },
+        }
+    }
+
+    /// The head is written and the body waits for [`WriteTask::release`].
+    pub(crate) fn is_held(&self) -> bool {
+        matches!(self.state, Writing::Held { .. })
+    }
+
+    /// Lets a held body go: the next poll sends it. No-op unless held.
+    pub(crate) fn release(&mut self) {
+        if let Writing::Held { .. } = self.state {
+            let Writing::Held { body } = std::mem::replace(&mut self.state, Writing::Flushing)
+            else {
+                panic!("internal error: write state changed under a step")
+            };
+            self.state = Writing::Sending {
+                out: Vec::new(),
+                pos: 0,
+                source: Source::from(body),
+            };
+        }
+    }
+
+    /// The held body, unsent, for the caller: the task is `Withheld` afterwards. `None`
+    /// unless held.
+    pub(crate) fn take_held_body(&mut self) -> Option<Body> {
+        if !self.is_held() {
+            return None;
+        }
+        match std::mem::replace(&mut self.state, Writing::Withheld) {
+            Writing::Held { body } => Some(body),
+            _ => panic!("internal error: write state changed under a step"),
         }
     }
 
@@ -109,9 +163,12 @@ impl WriteTask {
         matches!(self.state, Writing::Done)
     }
 
-    /// The task will make no more progress (done or failed).
+    /// The task will make no more progress (done, failed, or its body handed back).
     pub(crate) fn is_finished(&self) -> bool {
-        matches!(self.state, Writing::Done | Writing::Failed { .. })
+        matches!(
+            self.state,
+            Writing::Done | Writing::Failed { .. } | Writing::Withheld
+        )
     }
 
     /// The write failed (the stream, or the caller's body).
@@ -189,7 +246,11 @@ impl WriteTask {
     fn poll_steps(&mut self, cx: &mut Context<'_>, io: &mut Io) -> Poll<Result<(), Error>> {
         for _ in 0..WRITES_PER_POLL {
             match &mut self.state {
-                Writing::Done | Writing::Failed { .. } => return Poll::Ready(Ok(())),
+                Writing::Done | Writing::Failed { .. } | Writing::Withheld => {
+                    return Poll::Ready(Ok(()))
+                }
+                // Woken by the exchange, which releases the body and polls again.
+                Writing::Held { .. } => return Poll::Pending,
                 Writing::Flushing => {
                     io.start_flush().map_err(|source| Error::Write { source })?;
                     self.state = Writing::Done;
@@ -200,12 +261,15 @@ impl WriteTask {
                         out,
                         body,
                         coalesced,
+                        hold,
                     } = std::mem::replace(&mut self.state, Writing::Flushing)
                     else {
                         panic!("internal error: write state changed under a write");
                     };
                     let source = if coalesced {
                         Source::None
+                    } else if hold {
+                        Source::Held(body)
                     } else {
                         Source::from(body)
                     };
@@ -215,11 +279,17 @@ impl WriteTask {
                         source,
                     };
                 }
-                Writing::Sending { out, pos, source } => {
+                Writing::Sending { out, pos, .. } => {
                     if *pos < out.len() {
                         *pos += ready!(write_some(cx, io, &out[*pos..]))?;
                         continue;
                     }
+                    if self.end_of_output(io)? {
+                        continue;
+                    }
+                    let Writing::Sending { out, source, pos } = &mut self.state else {
+                        panic!("internal error: write state changed under a step")
+                    };
                     out.clear();
                     *pos = 0;
                     if !ready!(source.fill(cx, io, out))? {
@@ -228,7 +298,18 @@ impl WriteTask {
                 }
             }
         }
-        // Budget spent. Issuing the final flush waits for nothing: do it rather than yield.
+        // Budget spent. Steps that wait for nothing are taken rather than yield: the last
+        // write may have used up the budget, and a response read in this same poll must find
+        // the request complete, not still `Sending` (it would be taken for an early response
+        // and the connection closed).
+        if let Writing::Sending { out, pos, .. } = &self.state {
+            if *pos == out.len() {
+                self.end_of_output(io)?;
+            }
+        }
+        if self.is_held() {
+            return Poll::Pending;
+        }
         if let Writing::Flushing = self.state {
             io.start_flush().map_err(|source| Error::Write { source })?;
             self.state = Writing::Done;
@@ -239,6 +320,28 @@ impl WriteTask {
         // Budget spent with more to do: yield, and ask to be polled again.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// `Sending` with all of `out` written: when what follows needs no I/O (no more body, or
+    /// a held one), moves on to `Flushing` or `Held` (the head's flush issued) and returns
+    /// true; otherwise leaves the state alone (the source is filled next).
+    fn end_of_output(&mut self, io: &mut Io) -> Result<bool, Error> {
+        let Writing::Sending { source, .. } = &mut self.state else {
+            return Ok(false);
+        };
+        match source {
+            Source::None => self.state = Writing::Flushing,
+            Source::Bytes { bytes, sent } if *sent == bytes.len() => self.state = Writing::Flushing,
+            Source::Held(_) => {
+                io.start_flush().map_err(|source| Error::Write { source })?;
+                let Source::Held(body) = std::mem::replace(source, Source::None) else {
+                    panic!("internal error: write state changed under a step")
+                };
+                self.state = Writing::Held { body };
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
@@ -278,6 +381,7 @@ impl Source {
     ) -> Poll<Result<bool, Error>> {
         match self {
             Source::None => Poll::Ready(Ok(false)),
+            Source::Held(_) => panic!("internal error: filling from a held body"),
             Source::Bytes { bytes, sent } => {
                 if *sent == bytes.len() {
                     *self = Source::None;

@@ -22,6 +22,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `max_collect_bytes`: the most [`ResponseBody::bytes`](crate::ResponseBody::bytes)
 /// and `text` read into memory.
 pub const DEFAULT_MAX_COLLECT_BYTES: usize = 16 * 1024 * 1024;
+/// Default `expect_continue_timeout` (Go's `DefaultTransport` uses 1 s).
+pub const DEFAULT_EXPECT_CONTINUE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The transport's own settings (the pool keeps its own, [`PoolConfig`]). Fixed at build.
 #[derive(Clone, Debug)]
@@ -31,6 +33,7 @@ pub(crate) struct Config {
     pub(crate) max_response_head_bytes: usize,
     pub(crate) max_collect_bytes: usize,
     pub(crate) retry_stale: bool,
+    pub(crate) expect_continue_timeout: Option<Duration>,
     /// Ask for and decode `gzip` / `deflate` bodies (feature `decompress`).
     #[cfg(feature = "decompress")]
     pub(crate) decompress: bool,
@@ -71,6 +74,7 @@ impl Default for TransportBuilder {
                 max_response_head_bytes: DEFAULT_MAX_HEAD_BYTES,
                 max_collect_bytes: DEFAULT_MAX_COLLECT_BYTES,
                 retry_stale: true,
+                expect_continue_timeout: Some(DEFAULT_EXPECT_CONTINUE_TIMEOUT),
                 #[cfg(feature = "decompress")]
                 decompress: true,
             },
@@ -168,6 +172,38 @@ impl TransportBuilder {
     /// (Go's rule). Default true.
     pub fn retry_stale_connections(mut self, yes: bool) -> Self {
         self.config.retry_stale = yes;
+        self
+    }
+
+    /// How long a request with `Expect: 100-continue` (and a body) waits, once its head is
+    /// sent, for the server's `100 Continue` before sending the body anyway. A final response
+    /// that comes first (`417 Expectation Failed`, `401`, `413`, …) is the answer: the body
+    /// is not sent, the connection is closed (reason `EarlyResponse`, or the one the response
+    /// gave), and the body goes back to the caller through
+    /// [`ResponseBody::take_unsent_body`](crate::ResponseBody::take_unsent_body). (Go sends
+    /// the body after such an answer unless the server said close, to keep the connection;
+    /// roundtrip does not upload what the server declined.) `None`: no wait, the body follows
+    /// the head at once (Go's zero). Interim responses (`103`, …) before the `100` are shown
+    /// to the request's [`OnInformational`](crate::OnInformational) hook and do not end the
+    /// wait. Default [`DEFAULT_EXPECT_CONTINUE_TIMEOUT`] (1 s, Go's).
+    ///
+    /// ```no_run
+    /// # roundtrip::net::block_on(async {
+    /// let transport = roundtrip::Transport::builder()
+    ///     .expect_continue_timeout(Some(std::time::Duration::from_millis(500)))
+    ///     .build();
+    /// let request = http::Request::put("http://127.0.0.1:8080/upload")
+    ///     .header("expect", "100-continue")
+    ///     .body(roundtrip::Body::from(vec![0u8; 1 << 20]))?;
+    /// let mut response = transport.round_trip(request).await?;
+    /// if let Some(body) = response.body_mut().take_unsent_body() {
+    ///     println!("{}: the body ({:?} bytes) was not sent", response.status(), body.len());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # });
+    /// ```
+    pub fn expect_continue_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.expect_continue_timeout = t;
         self
     }
 

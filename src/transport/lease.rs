@@ -79,6 +79,20 @@ impl Lease {
     }
 }
 
+impl Lease {
+    /// Ends the lease by handing the connection to the caller (an upgrade): counted as closed
+    /// (`Upgraded`), out of the transport's hands for good.
+    fn hand_over(&mut self) -> Conn {
+        let Some(mut conn) = self.conn.take() else {
+            panic!("internal error: lease ended twice");
+        };
+        conn.end_exchange();
+        self.shared
+            .with_pool(|pool| pool.note_in_use_closed(&self.key, CloseReason::Upgraded));
+        conn
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
@@ -170,6 +184,26 @@ impl InFlight {
         let fate = self.exchange.fate(lease.conn_ref(), self.resend);
         lease.end(fate.close);
         fate
+    }
+
+    /// [`InFlight::finish`], except that a verdict of `Upgraded` hands the connection over
+    /// (returned) instead of closing it.
+    pub(crate) fn finish_or_hand_over(&mut self) -> Option<Conn> {
+        let mut lease = self
+            .lease
+            .take()
+            .unwrap_or_else(|| panic!("internal error: exchange finished twice"));
+        let fate = self.exchange.fate(lease.conn_ref(), self.resend);
+        if fate.close == Some(CloseReason::Upgraded) {
+            return Some(lease.hand_over());
+        }
+        lease.end(fate.close);
+        None
+    }
+
+    /// The request body still held for a `100 Continue` that a final response overtook.
+    pub(crate) fn take_held_body(&mut self) -> Option<Body> {
+        self.exchange.take_held_body()
     }
 
     /// Trailers of a complete response.

@@ -7,6 +7,7 @@
 //!   [`dial`]: dials owned by the transport, which outlive their requests.
 //! - [`lease`]: a checked-out connection and the exchange in flight on it.
 //! - [`response`]: the response body, the rest of the exchange in the caller's hands.
+//! - [`upgrade`]: `101 Switching Protocols`, the connection handed to the caller.
 //! - `tls` (feature `tls`): trust and client-certificate settings, and the rustls
 //!   configuration every `https` connection shares.
 
@@ -27,19 +28,24 @@ mod shared;
 mod tests;
 #[cfg(feature = "tls")]
 mod tls;
+mod upgrade;
 mod waiters;
 
 pub use builder::{
-    TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_COLLECT_BYTES,
-    DEFAULT_MAX_IDLE_PER_HOST, DEFAULT_MAX_IDLE_TOTAL,
+    TransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EXPECT_CONTINUE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_COLLECT_BYTES, DEFAULT_MAX_IDLE_PER_HOST,
+    DEFAULT_MAX_IDLE_TOTAL,
 };
 pub use response::ResponseBody;
+pub use upgrade::{upgrade, Upgraded};
 
 use crate::body::Body;
 use crate::codec::request::write_request_head;
 use crate::codec::response::ResponseHead;
+use crate::conn::exchange::Extras;
 use crate::conn::{Exchange, Limits, Resend, WriteTask};
 use crate::error::Error;
+use crate::informational::OnInformational;
 use crate::pool::Pool;
 use crate::stats::PoolStats;
 use lease::InFlight;
@@ -175,6 +181,11 @@ impl Transport {
             header_timeout: config.response_header_timeout,
         };
         let replayable = is_replayable(&parts.method, &parts.headers);
+        // The rare parts: a lookup in an empty `Extensions` is a null check.
+        let on_informational = parts.extensions.get::<OnInformational>().cloned();
+        let continue_after = config
+            .expect_continue_timeout
+            .filter(|_| info.expects_continue);
         let mut body = body;
         loop {
             if head.is_empty() {
@@ -194,8 +205,17 @@ impl Transport {
                 replayable: copy.is_some(),
             };
             self.shared.with_pool(Pool::note_request);
-            let write = WriteTask::new(std::mem::take(&mut head), body);
-            let exchange = Exchange::new(write, limits, &parts.method, info.wants_close);
+            let write = WriteTask::new(std::mem::take(&mut head), body, continue_after.is_some());
+            let extras = (info.upgrade || on_informational.is_some() || continue_after.is_some())
+                .then(|| {
+                    Box::new(Extras {
+                        upgrade: info.upgrade,
+                        on_informational: on_informational.clone(),
+                        continue_after,
+                        continue_timer: None,
+                    })
+                });
+            let exchange = Exchange::new(write, limits, &parts.method, info.wants_close, extras);
             // Boxed once, here: the body keeps this box (the exchange is large, and each move
             // of it was a copy).
             let mut in_flight = Box::new(InFlight::new(lease, exchange, resend));
@@ -225,15 +245,21 @@ impl Transport {
         head: ResponseHead,
         decode: bool,
     ) -> Response<ResponseBody> {
+        // A body held for a `100 Continue` that a final response overtook goes back.
+        let unsent = in_flight.take_held_body();
         // Complete already (no body, or all of it came with the head). One that failed behind
-        // the head goes through the body, whose first read reports the error.
-        let body = if in_flight.exchange().is_done() {
+        // the head goes through the body, whose first read reports the error. A `101` hands
+        // its connection over, when the verdict says so.
+        let mut body = if in_flight.exchange().is_done() {
             let info = in_flight.info();
-            in_flight.finish();
-            ResponseBody::bodiless(info)
+            let upgraded = in_flight.finish_or_hand_over();
+            ResponseBody::bodiless(info, upgraded)
         } else {
             ResponseBody::streaming(in_flight, self.shared.config.max_collect_bytes)
         };
+        if let Some(unsent) = unsent {
+            body.set_unsent_body(unsent);
+        }
         let mut response = Response::new(body);
         *response.status_mut() = head.status;
         *response.version_mut() = head.version;

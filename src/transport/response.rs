@@ -12,6 +12,8 @@ use http::HeaderMap;
 
 use super::builder::DEFAULT_MAX_COLLECT_BYTES;
 use super::lease::InFlight;
+use crate::body::Body;
+use crate::conn::Conn;
 use crate::error::Error;
 use crate::stats::ConnectionInfo;
 
@@ -44,6 +46,19 @@ pub struct ResponseBody {
     /// or fails. While it is `Some`, `state` is its source of compressed bytes.
     #[cfg(feature = "decompress")]
     decoding: Option<Box<crate::decompress::Decoding>>,
+    /// What few responses carry: `None` for most (boxed, so the body stays small).
+    rare: Option<Box<Rare>>,
+}
+
+/// A response's rare parts, each taken at most once by the caller.
+#[derive(Default)]
+struct Rare {
+    /// The request body, not sent: a final response overtook the `100 Continue` it waited
+    /// for. Set by the transport; taken by [`ResponseBody::take_unsent_body`].
+    unsent: Option<Body>,
+    /// The connection of a `101 Switching Protocols`, already out of the pool's accounting
+    /// (closed as `Upgraded`). Taken by [`crate::upgrade`].
+    upgraded: Option<Conn>,
 }
 
 enum State {
@@ -58,15 +73,41 @@ enum State {
 }
 
 impl ResponseBody {
-    /// A body with nothing to read, for a response served by `connection`.
-    pub(crate) fn bodiless(connection: ConnectionInfo) -> ResponseBody {
+    /// A body with nothing to read, for a response served by `connection`; `upgraded`: the
+    /// connection, handed over after a `101`.
+    pub(crate) fn bodiless(connection: ConnectionInfo, upgraded: Option<Conn>) -> ResponseBody {
         ResponseBody {
             state: State::Done { trailers: None },
             connection: Some(connection),
             collect_limit: DEFAULT_MAX_COLLECT_BYTES,
+            rare: upgraded.map(|conn| {
+                Box::new(Rare {
+                    upgraded: Some(conn),
+                    ..Rare::default()
+                })
+            }),
             #[cfg(feature = "decompress")]
             decoding: None,
         }
+    }
+
+    /// Keeps the request body that was not sent, for [`ResponseBody::take_unsent_body`].
+    pub(crate) fn set_unsent_body(&mut self, body: Body) {
+        self.rare.get_or_insert_with(Box::default).unsent = Some(body);
+    }
+
+    /// The request body, if it was not sent: the request said `Expect: 100-continue` and the
+    /// server answered with a final response (a `417`, `401`, `413`, …) before its `100
+    /// Continue`. Nothing of the body was read or sent, so a streamed one can be sent again
+    /// as it is (say, with credentials the `401` asked for). `None` when the body was sent,
+    /// or already taken.
+    pub fn take_unsent_body(&mut self) -> Option<Body> {
+        self.rare.as_mut()?.unsent.take()
+    }
+
+    /// The connection a `101` handed over, once.
+    pub(crate) fn take_upgraded(&mut self) -> Option<Conn> {
+        self.rare.as_mut()?.upgraded.take()
     }
 
     /// The body of a response whose exchange is still reading it.
@@ -75,6 +116,7 @@ impl ResponseBody {
             connection: Some(in_flight.info()),
             state: State::Streaming(in_flight),
             collect_limit,
+            rare: None,
             #[cfg(feature = "decompress")]
             decoding: None,
         };
@@ -95,6 +137,7 @@ impl ResponseBody {
             state: State::Done { trailers: None },
             connection: None,
             collect_limit: DEFAULT_MAX_COLLECT_BYTES,
+            rare: None,
             #[cfg(feature = "decompress")]
             decoding: None,
         }

@@ -226,6 +226,16 @@ impl Peer {
         Some(req)
     }
 
+    /// Reads exactly `n` bytes (after the ones already buffered); `None` at EOF first.
+    pub async fn read_exact(&mut self, n: usize) -> Option<Vec<u8>> {
+        self.take_exact(n).await
+    }
+
+    /// Whether bytes read and not yet consumed are waiting (without reading more).
+    pub fn has_buffered(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
     pub async fn write(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("server write");
         self.stream.flush().await.expect("server flush");

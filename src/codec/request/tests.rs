@@ -52,6 +52,8 @@ fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
 const REUSE: RequestInfo = RequestInfo {
     wants_close: false,
     is_head: false,
+    expects_continue: false,
+    upgrade: false,
 };
 
 #[test]
@@ -123,8 +125,8 @@ fn head_request() {
     assert_eq!(
         info,
         RequestInfo {
-            wants_close: false,
-            is_head: true
+            is_head: true,
+            ..REUSE
         }
     );
 }
@@ -588,4 +590,133 @@ fn https_targets_and_heads() {
         get("http://h:443/").unwrap(),
         "GET / HTTP/1.1\r\nhost: h:443\r\n\r\n"
     );
+}
+
+#[test]
+fn expect_100_continue_is_noted_only_with_a_body_on_http_1_1() {
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        BodyLength,
+        Version,
+        bool,
+    );
+    let cases: [Case; 8] = [
+        (
+            &[("expect", "100-continue")],
+            BodyLength::Known(3),
+            Version::HTTP_11,
+            true,
+        ),
+        (
+            &[("expect", "100-Continue")],
+            BodyLength::Chunked,
+            Version::HTTP_11,
+            true,
+        ),
+        (
+            &[("expect", "foo, 100-continue")],
+            BodyLength::Known(1),
+            Version::HTTP_11,
+            true,
+        ),
+        // No body: nothing to hold back (Go: only with a body).
+        (
+            &[("expect", "100-continue")],
+            BodyLength::Empty,
+            Version::HTTP_11,
+            false,
+        ),
+        // HTTP/1.0 has no 100 Continue (RFC 9110 §10.1.1).
+        (
+            &[("expect", "100-continue")],
+            BodyLength::Known(3),
+            Version::HTTP_10,
+            false,
+        ),
+        (
+            &[("expect", "200-ok")],
+            BodyLength::Known(3),
+            Version::HTTP_11,
+            false,
+        ),
+        (
+            &[("expect", "100-continued")],
+            BodyLength::Known(3),
+            Version::HTTP_11,
+            false,
+        ),
+        (&[], BodyLength::Known(3), Version::HTTP_11, false),
+    ];
+    for (fields, body, version, want) in cases {
+        let mut headers = HeaderMap::new();
+        for (n, v) in fields {
+            headers.append(*n, HeaderValue::from_static(v));
+        }
+        let (h, info) = head(Method::PUT, "http://h/", version, &headers, body, true).unwrap();
+        assert_eq!(
+            info.expects_continue, want,
+            "{fields:?} {body:?} {version:?}"
+        );
+        // The header is sent as the caller gave it, and nothing else changes.
+        for (n, v) in fields {
+            assert!(h.contains(&format!("{n}: {v}\r\n")), "{h}");
+        }
+        assert!(!info.upgrade && !info.wants_close);
+    }
+}
+
+#[test]
+fn upgrade_requests_are_noted_and_never_get_connection_close() {
+    let ws = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+    for keep_alive in [true, false] {
+        let (h, info) = head(
+            Method::GET,
+            "http://h/chat",
+            Version::HTTP_11,
+            &ws,
+            BodyLength::Empty,
+            keep_alive,
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            "GET /chat HTTP/1.1\r\nhost: h\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n"
+        );
+        assert_eq!(
+            info,
+            RequestInfo {
+                upgrade: true,
+                ..REUSE
+            },
+            "keep_alive {keep_alive}"
+        );
+    }
+    // Either half alone is not an upgrade request.
+    for fields in [
+        &[("upgrade", "websocket")][..],
+        &[("connection", "upgrade")][..],
+        &[("connection", "keep-alive, upgraded"), ("upgrade", "h2c")][..],
+    ] {
+        let (_, info) = head(
+            Method::GET,
+            "http://h/",
+            Version::HTTP_11,
+            &map(fields),
+            BodyLength::Empty,
+            true,
+        )
+        .unwrap();
+        assert!(!info.upgrade, "{fields:?}");
+    }
+    let both = map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "h2c")]);
+    let (_, info) = head(
+        Method::GET,
+        "http://h/",
+        Version::HTTP_11,
+        &both,
+        BodyLength::Empty,
+        true,
+    )
+    .unwrap();
+    assert!(info.upgrade);
 }

@@ -329,7 +329,13 @@ fn bodiless_statuses_and_head() {
 fn upgrades_and_tunnels_close() {
     assert_eq!(
         framing(101, &[("upgrade", "websocket"), ("connection", "upgrade")]).unwrap(),
-        framed(Framing::Empty, Some(CloseReason::ResponseClose), None)
+        framed(Framing::Empty, Some(CloseReason::Upgraded), None)
+    );
+    // A 101 is bodiless whatever it says, and its connection is handed over even when it
+    // also says close.
+    assert_eq!(
+        framing(101, &[("connection", "close"), ("content-length", "4")]).unwrap(),
+        framed(Framing::Empty, Some(CloseReason::Upgraded), Some(4))
     );
     let established = head(Version::HTTP_11, 200, &[("content-length", "5")]);
     assert_eq!(
