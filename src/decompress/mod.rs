@@ -326,14 +326,14 @@ pub(crate) struct Decoding {
 }
 
 impl Decoding {
-    pub(crate) fn new(encoding: ContentEncoding) -> Box<Decoding> {
-        Box::new(Decoding {
+    pub(crate) fn new(encoding: ContentEncoding) -> Decoding {
+        Decoding {
             decoder: Decoder::new(encoding),
             input: vec![0; INPUT].into_boxed_slice(),
             start: 0,
             end: 0,
             eof: false,
-        })
+        }
     }
 
     pub(crate) fn encoding(&self) -> ContentEncoding {

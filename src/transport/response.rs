@@ -41,11 +41,6 @@ pub struct ResponseBody {
     /// The most `bytes` and `text` collect (decoded bytes, when decoding). Set once at
     /// construction.
     collect_limit: usize,
-    /// The content decoder, for a body the transport decodes; `None` otherwise (no cost for
-    /// a body that is not encoded). Set at construction; dropped when the decoded body ends
-    /// or fails. While it is `Some`, `state` is its source of compressed bytes.
-    #[cfg(feature = "decompress")]
-    decoding: Option<Box<crate::decompress::Decoding>>,
     /// What few responses carry: `None` for most (boxed, so the body stays small).
     rare: Option<Box<Rare>>,
 }
@@ -59,6 +54,11 @@ struct Rare {
     /// The connection of a `101 Switching Protocols`, already out of the pool's accounting
     /// (closed as `Upgraded`). Taken by [`crate::upgrade`].
     upgraded: Option<Conn>,
+    /// The content decoder, for a body the transport decodes (feature `decompress`). Set
+    /// when the response is made; dropped when the decoded body ends or fails. While it is
+    /// `Some`, `ResponseBody::state` is its source of compressed bytes.
+    #[cfg(feature = "decompress")]
+    decoding: Option<crate::decompress::Decoding>,
 }
 
 enum State {
@@ -86,8 +86,6 @@ impl ResponseBody {
                     ..Rare::default()
                 })
             }),
-            #[cfg(feature = "decompress")]
-            decoding: None,
         }
     }
 
@@ -117,8 +115,6 @@ impl ResponseBody {
             state: State::Streaming(in_flight),
             collect_limit,
             rare: None,
-            #[cfg(feature = "decompress")]
-            decoding: None,
         };
         // The whole body, or a framing error, may have arrived with the head.
         body.state.settle();
@@ -128,7 +124,24 @@ impl ResponseBody {
     /// Decode this body from `encoding` as it is read.
     #[cfg(feature = "decompress")]
     pub(crate) fn decode(&mut self, encoding: crate::decompress::ContentEncoding) {
-        self.decoding = Some(crate::decompress::Decoding::new(encoding));
+        self.rare.get_or_insert_with(Box::default).decoding =
+            Some(crate::decompress::Decoding::new(encoding));
+    }
+
+    /// Whether the body is being decoded.
+    #[cfg(feature = "decompress")]
+    fn is_decoding(&self) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|rare| rare.decoding.is_some())
+    }
+
+    /// The decoded body ended, or failed: the decoder goes.
+    #[cfg(feature = "decompress")]
+    fn stop_decoding(&mut self) {
+        if let Some(rare) = &mut self.rare {
+            rare.decoding = None;
+        }
     }
 
     /// An empty body.
@@ -138,8 +151,6 @@ impl ResponseBody {
             connection: None,
             collect_limit: DEFAULT_MAX_COLLECT_BYTES,
             rare: None,
-            #[cfg(feature = "decompress")]
-            decoding: None,
         }
     }
 
@@ -165,7 +176,7 @@ impl ResponseBody {
     /// Whether the body has been read to its end (its connection is released).
     pub fn is_end_stream(&self) -> bool {
         #[cfg(feature = "decompress")]
-        if self.decoding.is_some() {
+        if self.is_decoding() {
             return false;
         }
         matches!(self.state, State::Done { .. })
@@ -222,9 +233,7 @@ impl ResponseBody {
                 // Closes the connection: the rest of the body is not read.
                 self.state = State::Failed(None);
                 #[cfg(feature = "decompress")]
-                {
-                    self.decoding = None;
-                }
+                self.stop_decoding();
                 return Err(Error::BodyTooLarge { limit });
             }
         }
@@ -233,7 +242,7 @@ impl ResponseBody {
     fn read_size_hint(&self) -> usize {
         // The decoded size is unknown.
         #[cfg(feature = "decompress")]
-        if self.decoding.is_some() {
+        if self.is_decoding() {
             return 16 * 1024;
         }
         match &self.state {
@@ -259,24 +268,24 @@ impl ResponseBody {
         buf: &mut [u8],
     ) -> Poll<Result<usize, Error>> {
         #[cfg(feature = "decompress")]
-        if let Some(decoding) = &mut self.decoding {
+        if let Some(decoding) = self.rare.as_mut().and_then(|rare| rare.decoding.as_mut()) {
             let state = &mut self.state;
             let result = std::task::ready!(
                 decoding.poll_read(cx, buf, |cx, raw| { state.poll_read(cx, raw) })
             );
             return Poll::Ready(match result {
                 Ok(0) => {
-                    self.decoding = None;
+                    self.stop_decoding();
                     Ok(0)
                 }
                 Ok(n) => Ok(n),
                 // The source's own errors already ended the exchange.
                 Err(e @ Error::Decompress { .. }) => {
-                    self.decoding = None;
+                    self.stop_decoding();
                     Err(self.state.fail_content(e))
                 }
                 Err(e) => {
-                    self.decoding = None;
+                    self.stop_decoding();
                     Err(e)
                 }
             });
@@ -356,7 +365,7 @@ impl fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             #[cfg(feature = "decompress")]
-            _ if self.decoding.is_some() => "decoding",
+            _ if self.is_decoding() => "decoding",
             State::Done { .. } => "done",
             State::Streaming(_) => "streaming",
             State::Failed(_) => "failed",
